@@ -1,0 +1,72 @@
+namespace Tollgate.ApiKeys;
+
+/// <summary>The scopes of SPEC section 5. A key holds a set of them.</summary>
+[Flags]
+internal enum ApiKeyScopes
+{
+    None = 0,
+    Inference = 1,
+    KeysRead = 2,
+    KeysWrite = 4,
+    UsageRead = 8,
+    All = Inference | KeysRead | KeysWrite | UsageRead,
+}
+
+internal static class ApiKeyScopeNames
+{
+    public const string Inference = "inference";
+    public const string KeysRead = "keys:read";
+    public const string KeysWrite = "keys:write";
+    public const string UsageRead = "usage:read";
+
+    private static readonly (ApiKeyScopes Scope, string Name)[] Names =
+    [
+        (ApiKeyScopes.Inference, Inference),
+        (ApiKeyScopes.KeysRead, KeysRead),
+        (ApiKeyScopes.KeysWrite, KeysWrite),
+        (ApiKeyScopes.UsageRead, UsageRead),
+    ];
+
+    public static string AllNames => string.Join(", ", Names.Select(n => n.Name));
+
+    public static string Name(ApiKeyScopes single) => Names.First(n => n.Scope == single).Name;
+
+    public static bool TryParse(string name, out ApiKeyScopes scope)
+    {
+        foreach (var (s, n) in Names)
+        {
+            if (string.Equals(n, name, StringComparison.Ordinal))
+            {
+                scope = s;
+                return true;
+            }
+        }
+
+        scope = ApiKeyScopes.None;
+        return false;
+    }
+
+    public static IReadOnlyList<string> ToNames(ApiKeyScopes scopes) =>
+        Names.Where(n => scopes.HasFlag(n.Scope)).Select(n => n.Name).ToArray();
+
+    /// <summary>The first scope of <paramref name="wanted"/> that <paramref name="held"/> lacks.</summary>
+    public static string? FirstMissing(ApiKeyScopes held, ApiKeyScopes wanted) =>
+        Names.FirstOrDefault(n => wanted.HasFlag(n.Scope) && !held.HasFlag(n.Scope)).Name;
+
+    /// <summary>Storage form: space-separated names.</summary>
+    public static string ToStorage(ApiKeyScopes scopes) => string.Join(' ', ToNames(scopes));
+
+    public static ApiKeyScopes FromStorage(string value)
+    {
+        var scopes = ApiKeyScopes.None;
+        foreach (var name in value.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (TryParse(name, out var scope))
+            {
+                scopes |= scope;
+            }
+        }
+
+        return scopes;
+    }
+}

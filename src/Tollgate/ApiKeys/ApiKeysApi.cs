@@ -1,0 +1,96 @@
+using Microsoft.Extensions.Options;
+using Tollgate.Authentication;
+using Tollgate.Http;
+
+namespace Tollgate.ApiKeys;
+
+/// <summary>Key management over HTTP (SPEC section 5): the keys of the calling key's own account.</summary>
+internal static class ApiKeysApi
+{
+    public static IEndpointRouteBuilder MapApiKeysApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/v1/api-keys");
+        group.MapGet("/", ListAsync).RequireScope(ApiKeyScopes.KeysRead);
+        group.MapPost("/", CreateAsync).RequireScope(ApiKeyScopes.KeysWrite);
+        group.MapGet("/{id}", GetAsync).RequireScope(ApiKeyScopes.KeysRead);
+        group.MapPatch("/{id}", UpdateAsync).RequireScope(ApiKeyScopes.KeysWrite);
+        group.MapDelete("/{id}", DeleteAsync).RequireScope(ApiKeyScopes.KeysWrite);
+        group.MapPost("/{id}/rotate", RotateAsync).RequireScope(ApiKeyScopes.KeysWrite);
+        return app;
+    }
+
+    private static async Task<IResult> ListAsync(HttpContext context, ApiKeyService keys, CancellationToken cancellationToken)
+    {
+        var caller = context.GetApiKey();
+        var list = await keys.ListAsync(caller.AccountId, cancellationToken);
+        return TypedResults.Json(new KeyListResponse(list.Select(KeyDto.From).ToArray()), ApiKeyJsonContext.Default.KeyListResponse);
+    }
+
+    private static async Task<IResult> CreateAsync(HttpContext context, ApiKeyService keys, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var caller = context.GetApiKey();
+        using var body = await JsonRequest.ReadObjectAsync(context.Request, optional: false, cancellationToken);
+        var changes = ApiKeyChanges.Parse(body.RootElement, time.GetUtcNow());
+        var created = await keys.CreateAsync(caller.AccountId, caller, changes, cancellationToken);
+        return TypedResults.Json(new KeyWithSecretResponse(KeyDto.From(created.Key), created.Secret),
+            ApiKeyJsonContext.Default.KeyWithSecretResponse, statusCode: StatusCodes.Status201Created);
+    }
+
+    private static async Task<IResult> GetAsync(string id, HttpContext context, ApiKeyService keys, CancellationToken cancellationToken)
+    {
+        var key = await keys.GetAsync(context.GetApiKey().AccountId, id, cancellationToken);
+        return TypedResults.Json(new KeyResponse(KeyDto.From(key)), ApiKeyJsonContext.Default.KeyResponse);
+    }
+
+    private static async Task<IResult> UpdateAsync(string id, HttpContext context, ApiKeyService keys, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var caller = context.GetApiKey();
+        using var body = await JsonRequest.ReadObjectAsync(context.Request, optional: false, cancellationToken);
+        var changes = ApiKeyChanges.Parse(body.RootElement, time.GetUtcNow());
+        var key = await keys.UpdateAsync(caller.AccountId, caller, id, changes, cancellationToken);
+        return TypedResults.Json(new KeyResponse(KeyDto.From(key)), ApiKeyJsonContext.Default.KeyResponse);
+    }
+
+    private static async Task<IResult> DeleteAsync(string id, HttpContext context, ApiKeyService keys, CancellationToken cancellationToken)
+    {
+        await keys.DeleteAsync(context.GetApiKey().AccountId, id, cancellationToken);
+        return TypedResults.Json(new KeyDeletedResponse(new KeyDeletedDto(id, Deleted: true)), ApiKeyJsonContext.Default.KeyDeletedResponse);
+    }
+
+    private static async Task<IResult> RotateAsync(string id, HttpContext context, ApiKeyService keys, IOptions<ApiKeyOptions> options, CancellationToken cancellationToken)
+    {
+        var caller = context.GetApiKey();
+        using var body = await JsonRequest.ReadObjectAsync(context.Request, optional: true, cancellationToken);
+        var maxGrace = (int)options.Value.MaxRotationGrace.TotalSeconds;
+        var grace = body.RootElement.Has("grace_seconds", out var value) ? value.ReadNullableInt("grace_seconds", 0, maxGrace) ?? 0 : 0;
+        var rotated = await keys.RotateAsync(caller.AccountId, caller, id, TimeSpan.FromSeconds(grace), cancellationToken);
+        return TypedResults.Json(new KeyWithSecretResponse(KeyDto.From(rotated.Key), rotated.Secret), ApiKeyJsonContext.Default.KeyWithSecretResponse);
+    }
+}
+
+internal static class ApiKeysExtensions
+{
+    /// <summary>Registers keys: the cache, the verifier, the batched last-used writer and the rules.</summary>
+    public static IHostApplicationBuilder AddApiKeys(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<ApiKeyOptions>()
+            .BindConfiguration(ApiKeyOptions.Section)
+            .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<ApiKeyOptions>, ApiKeyOptionsValidator>();
+        builder.Services.AddSingleton<ApiKeyCache>();
+        builder.Services.AddSingleton<ApiKeyAuthenticator>();
+        builder.Services.AddSingleton<ApiKeyService>();
+        builder.Services.AddSingleton<LastUsedRecorder>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<LastUsedRecorder>());
+        return builder;
+    }
+
+    private sealed class ApiKeyOptionsValidator : IValidateOptions<ApiKeyOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, ApiKeyOptions options)
+        {
+            var errors = options.Validate().ToArray();
+            return errors.Length == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+        }
+    }
+}

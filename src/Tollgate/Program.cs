@@ -1,0 +1,54 @@
+using Microsoft.Extensions.Options;
+using Tollgate.Accounts;
+using Tollgate.ApiKeys;
+using Tollgate.Authentication;
+using Tollgate.Cli;
+using Tollgate.Health;
+using Tollgate.Http;
+using Tollgate.Storage;
+
+// Commands other than `serve` (accounts, keys...) run and exit without starting the server.
+if (TollgateCli.IsCommand(args))
+{
+    return await TollgateCli.RunAsync(args);
+}
+
+try
+{
+    var builder = WebApplication.CreateBuilder(TollgateCli.ServerArguments(args));
+
+    // Errors in the envelope of SPEC section 2, request ids, body-size limits, the request log
+    builder.AddErrorHandling();
+
+    // Storage: SQLite under ./data, migrated at start
+    builder.AddStorage();
+
+    // Accounts and API keys, with Bearer authentication and per-scope authorization
+    builder.AddAccounts();
+    builder.AddApiKeys();
+    builder.AddApiKeyAuthentication();
+
+    var app = builder.Build();
+
+    app.UseErrorHandling();
+    app.UseAuthentication();
+    app.UseAuthorization();
+
+    // Endpoints
+    app.MapHealth();
+    app.MapApiKeysApi();
+
+    app.Lifetime.ApplicationStarted.Register(() => FirstRun.PrintWelcome(app));
+
+    await app.RunAsync();
+    return 0;
+}
+catch (OptionsValidationException exception)
+{
+    // Bad configuration: say which settings, without a stack trace.
+    await Console.Error.WriteLineAsync("Tollgate cannot start; fix these settings:\n  " + string.Join("\n  ", exception.Failures));
+    return 2;
+}
+
+/// <summary>The entry point, visible to the functional tests' <c>WebApplicationFactory</c>.</summary>
+public partial class Program;

@@ -1,0 +1,178 @@
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using Tollgate.ApiKeys;
+
+namespace Tollgate.Storage;
+
+internal sealed class SqliteApiKeyStore(SqliteDatabase database) : IApiKeyStore
+{
+    private const string Columns =
+        "id, account_id, name, label, scopes, models, disabled, limit_nanos, limit_reset, rate_limit_rpm, " +
+        "created_at, last_used_at, expires_at, previous_secret_hash, previous_valid_until";
+
+    public async Task InsertAsync(ApiKey key, string secretHash, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var command = connection.Command(
+            """
+            INSERT INTO api_keys (id, account_id, name, label, secret_hash, scopes, models, disabled,
+                                  limit_nanos, limit_reset, rate_limit_rpm, created_at, expires_at)
+            VALUES (@id, @account, @name, @label, @hash, @scopes, @models, @disabled,
+                    @limit, @reset, @rpm, @created, @expires)
+            """,
+            ("@id", key.Id), ("@account", key.AccountId), ("@name", key.Name), ("@label", key.Label),
+            ("@hash", secretHash), ("@scopes", ApiKeyScopeNames.ToStorage(key.Scopes)), ("@models", ModelsToStorage(key.Models)),
+            ("@disabled", key.Disabled), ("@limit", key.LimitNanos), ("@reset", key.LimitReset),
+            ("@rpm", key.RateLimitRequestsPerMinute), ("@created", key.CreatedAt.ToUnixMs()), ("@expires", key.ExpiresAt.ToUnixMs()));
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<ApiKeyMatch?> FindBySecretHashAsync(string secretHash, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var command = connection.Command(
+            $"""
+            SELECT {Columns} FROM api_keys WHERE secret_hash = @hash AND deleted_at IS NULL
+            UNION ALL
+            SELECT {Columns} FROM api_keys
+            WHERE previous_secret_hash = @hash AND previous_valid_until > @now AND deleted_at IS NULL
+            LIMIT 1
+            """,
+            ("@hash", secretHash), ("@now", now.ToUnixMs()));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return null;
+        }
+
+        var key = Read(reader);
+        var viaPrevious = reader.ReadNullableString(13) == secretHash;
+        return new ApiKeyMatch(key, viaPrevious ? reader.ReadNullableTime(14) : null);
+    }
+
+    public async Task<ApiKey?> GetAsync(string accountId, string keyId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var command = connection.Command(
+            $"SELECT {Columns} FROM api_keys WHERE id = @id AND account_id = @account AND deleted_at IS NULL",
+            ("@id", keyId), ("@account", accountId));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken) ? Read(reader) : null;
+    }
+
+    public async Task<IReadOnlyList<ApiKey>> ListAsync(string accountId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var command = connection.Command(
+            $"SELECT {Columns} FROM api_keys WHERE account_id = @account AND deleted_at IS NULL ORDER BY created_at, id",
+            ("@account", accountId));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var keys = new List<ApiKey>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            keys.Add(Read(reader));
+        }
+
+        return keys;
+    }
+
+    public async Task<int> CountAsync(string accountId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var command = connection.Command(
+            "SELECT COUNT(*) FROM api_keys WHERE account_id = @account AND deleted_at IS NULL", ("@account", accountId));
+        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public async Task<bool> UpdateAsync(ApiKey key, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var command = connection.Command(
+            """
+            UPDATE api_keys SET name = @name, scopes = @scopes, models = @models, disabled = @disabled,
+                   limit_nanos = @limit, limit_reset = @reset, rate_limit_rpm = @rpm, expires_at = @expires
+            WHERE id = @id AND account_id = @account AND deleted_at IS NULL
+            """,
+            ("@id", key.Id), ("@account", key.AccountId), ("@name", key.Name),
+            ("@scopes", ApiKeyScopeNames.ToStorage(key.Scopes)), ("@models", ModelsToStorage(key.Models)),
+            ("@disabled", key.Disabled), ("@limit", key.LimitNanos), ("@reset", key.LimitReset),
+            ("@rpm", key.RateLimitRequestsPerMinute), ("@expires", key.ExpiresAt.ToUnixMs()));
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    public async Task<bool> RotateAsync(string accountId, string keyId, string newSecretHash, string newLabel,
+        DateTimeOffset? previousValidUntil, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var command = connection.Command(
+            """
+            UPDATE api_keys
+            SET previous_secret_hash = CASE WHEN @until IS NULL THEN NULL ELSE secret_hash END,
+                previous_valid_until = @until,
+                secret_hash = @hash,
+                label = @label
+            WHERE id = @id AND account_id = @account AND deleted_at IS NULL
+            """,
+            ("@id", keyId), ("@account", accountId), ("@hash", newSecretHash), ("@label", newLabel),
+            ("@until", previousValidUntil.ToUnixMs()));
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    public async Task<bool> DeleteAsync(string accountId, string keyId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var command = connection.Command(
+            """
+            UPDATE api_keys SET deleted_at = @now, previous_secret_hash = NULL, previous_valid_until = NULL
+            WHERE id = @id AND account_id = @account AND deleted_at IS NULL
+            """,
+            ("@id", keyId), ("@account", accountId), ("@now", now.ToUnixMs()));
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    public async Task RecordLastUsedAsync(IReadOnlyCollection<KeyValuePair<string, DateTimeOffset>> lastUsed, CancellationToken cancellationToken)
+    {
+        if (lastUsed.Count == 0)
+        {
+            return;
+        }
+
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        using var command = connection.Command(
+            "UPDATE api_keys SET last_used_at = MAX(COALESCE(last_used_at, 0), @at) WHERE id = @id",
+            ("@id", ""), ("@at", 0L));
+        command.Transaction = transaction;
+        foreach (var (id, at) in lastUsed)
+        {
+            command.Parameters["@id"].Value = id;
+            command.Parameters["@at"].Value = at.ToUnixMs();
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    private static string? ModelsToStorage(IReadOnlyList<string>? models) =>
+        models is null ? null : JsonSerializer.Serialize(models, StorageJsonContext.Default.IReadOnlyListString);
+
+    private static ApiKey Read(SqliteDataReader reader) => new()
+    {
+        Id = reader.GetString(0),
+        AccountId = reader.GetString(1),
+        Name = reader.GetString(2),
+        Label = reader.GetString(3),
+        Scopes = ApiKeyScopeNames.FromStorage(reader.GetString(4)),
+        Models = reader.IsDBNull(5) ? null : JsonSerializer.Deserialize(reader.GetString(5), StorageJsonContext.Default.IReadOnlyListString),
+        Disabled = reader.GetBoolean(6),
+        LimitNanos = reader.ReadNullableInt64(7),
+        LimitReset = reader.ReadNullableString(8),
+        RateLimitRequestsPerMinute = reader.IsDBNull(9) ? null : reader.GetInt32(9),
+        CreatedAt = reader.ReadTime(10),
+        LastUsedAt = reader.ReadNullableTime(11),
+        ExpiresAt = reader.ReadNullableTime(12),
+    };
+}
+
+[System.Text.Json.Serialization.JsonSerializable(typeof(IReadOnlyList<string>))]
+internal sealed partial class StorageJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

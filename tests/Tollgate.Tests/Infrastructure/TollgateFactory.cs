@@ -1,0 +1,135 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Headers;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Tollgate.Accounts;
+using Tollgate.ApiKeys;
+
+namespace Tollgate.Tests.Infrastructure;
+
+/// <summary>
+/// Tollgate on a real Kestrel server (port 0) with its own SQLite file in a temporary folder.
+/// Every log line at every level is captured so tests can search it.
+/// </summary>
+public class TollgateFactory : WebApplicationFactory<Program>
+{
+    private readonly Dictionary<string, string?> _settings;
+
+    public TollgateFactory() : this(new Dictionary<string, string?>())
+    {
+    }
+
+    internal TollgateFactory(Dictionary<string, string?> settings, TimeProvider? time = null)
+    {
+        Directory = System.IO.Directory.CreateTempSubdirectory("tollgate-test-").FullName;
+        DatabasePath = Path.Combine(Directory, "data", "tollgate.db");
+        Time = time;
+        _settings = new Dictionary<string, string?>
+        {
+            ["Tollgate:Storage:SqlitePath"] = DatabasePath,
+            ["Tollgate:ApiKeys:LastUsedFlushInterval"] = "00:00:00.100",
+            ["Logging:LogLevel:Default"] = "Trace",
+            ["Logging:LogLevel:Microsoft"] = "Trace",
+            ["Logging:LogLevel:Microsoft.AspNetCore"] = "Trace",
+            ["Logging:LogLevel:Microsoft.AspNetCore.DataProtection"] = "Trace",
+        };
+        foreach (var (key, value) in settings)
+        {
+            _settings[key] = value;
+        }
+
+        UseKestrel(0);
+    }
+
+    public string Directory { get; }
+
+    public string DatabasePath { get; }
+
+    /// <summary>False to keep the data folder after disposal (the caller deletes it).</summary>
+    public bool DeleteFilesOnDispose { get; set; } = true;
+
+    internal TimeProvider? Time { get; }
+
+    /// <summary>Every formatted log line and every structured value logged so far.</summary>
+    public ConcurrentQueue<string> Logs { get; } = new();
+
+    /// <summary>Counts storage lookups by secret hash (the store itself is the real SQLite one).</summary>
+    internal CountingApiKeyStore? CountingStore { get; private set; }
+
+    internal T Service<T>() where T : notnull => Services.GetRequiredService<T>();
+
+    /// <summary>A new account with a unique e-mail address.</summary>
+    internal async Task<Account> CreateAccountAsync(string? email = null)
+    {
+        StartServer();
+        var created = await Service<AccountService>().CreateAsync(
+            email ?? $"user-{Guid.NewGuid():N}@example.com", null, AccountRole.Member, null, CancellationToken.None);
+        return created.Account;
+    }
+
+    /// <summary>A key made as the dashboard would (no caller key): returns its secret.</summary>
+    internal async Task<(ApiKey Key, string Secret)> CreateKeyAsync(string accountId, string json = """{"name":"test"}""")
+    {
+        using var document = System.Text.Json.JsonDocument.Parse(json);
+        var changes = ApiKeyChanges.Parse(document.RootElement, DateTimeOffset.UtcNow);
+        var created = await Service<ApiKeyService>().CreateAsync(accountId, null, changes, CancellationToken.None);
+        return (created.Key, created.Secret);
+    }
+
+    /// <summary>An HTTP client for the real server, sending <paramref name="secret"/> as the Bearer key.</summary>
+    public HttpClient Client(string? secret = null)
+    {
+        StartServer();
+        var client = CreateClient();
+        if (secret is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", secret);
+        }
+
+        return client;
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.ConfigureAppConfiguration((_, configuration) => configuration.AddInMemoryCollection(_settings));
+        builder.ConfigureLogging(logging =>
+        {
+            // Levels come from the Logging:LogLevel settings above, as they would in production.
+            logging.AddProvider(new CaptureLoggerProvider(Logs));
+        });
+        builder.ConfigureServices(services =>
+        {
+            if (Time is not null)
+            {
+                services.RemoveAll<TimeProvider>();
+                services.AddSingleton(Time);
+            }
+
+            services.RemoveAll<IApiKeyStore>();
+            services.AddSingleton<Tollgate.Storage.SqliteApiKeyStore>();
+            services.AddSingleton<IApiKeyStore>(sp => CountingStore = new CountingApiKeyStore(sp.GetRequiredService<Tollgate.Storage.SqliteApiKeyStore>()));
+        });
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        if (!DeleteFilesOnDispose)
+        {
+            return;
+        }
+
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
