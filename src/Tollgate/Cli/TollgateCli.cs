@@ -77,7 +77,7 @@ internal static class TollgateCli
                 output.WriteLine($"One-time password (shown only now): {generated}");
             }
 
-            output.WriteLine($"Next: dotnet run --project src/Tollgate -- keys create --email {account.Email} --name \"my first key\"");
+            output.WriteLine($"Next: dotnet run --project src/Tollgate -- keys create --email {account.Email} --name \"first key\"");
             return 0;
         }, cancellationToken));
 
@@ -215,7 +215,9 @@ internal static class TollgateCli
     private static async Task<int> WithServicesAsync(Func<IServiceProvider, TextWriter, Task<int>> action, CancellationToken cancellationToken)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [] });
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        // Only warnings, and on standard error, so standard output stays what the command prints.
+        builder.Logging.AddFilter((string?)null, LogLevel.Warning);
+        builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.AddStorage();
         builder.AddAccounts();
         builder.AddApiKeys();

@@ -81,6 +81,62 @@ public sealed class ErrorEnvelopeTests(ErrorEnvelopeTests.ThrowingFactory factor
     }
 
     [Fact]
+    public async Task OversizedBodyWithExpectContinue_Gets413WithoutTheBodyBeingSent()
+    {
+        var account = await factory.CreateAccountAsync();
+        var (_, secret) = await factory.CreateKeyAsync(account.Id);
+        // A plain client: the factory's own handlers buffer request bodies to replay redirects.
+        using var client = new HttpClient { BaseAddress = factory.Address };
+        client.DefaultRequestHeaders.Authorization = new("Bearer", secret);
+        var sent = new CountingStream(10 * 1024 * 1024);
+        using var content = new StreamContent(sent);
+        content.Headers.ContentType = new("application/json");
+        content.Headers.ContentLength = sent.Length;
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/api-keys") { Content = content };
+        request.Headers.ExpectContinue = true;
+
+        using var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
+
+        await response.AssertErrorAsync(HttpStatusCode.RequestEntityTooLarge);
+        Assert.True(sent.Position < 1024 * 1024, $"{sent.Position} bytes were sent");
+    }
+
+    /// <summary>A stream of spaces that remembers how far it was read.</summary>
+    private sealed class CountingStream(long length) : Stream
+    {
+        private long _position;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => length;
+
+        public override long Position
+        {
+            get => Interlocked.Read(ref _position);
+            set => throw new NotSupportedException();
+        }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            var n = (int)Math.Min(count, length - Position);
+            buffer.AsSpan(offset, n).Fill((byte)' ');
+            Interlocked.Add(ref _position, n);
+            return n;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    [Fact]
     public async Task TenMegabyteChunkedBody_Gets413Envelope()
     {
         var account = await factory.CreateAccountAsync();

@@ -62,6 +62,18 @@ public class TollgateFactory : WebApplicationFactory<Program>
 
     internal T Service<T>() where T : notnull => Services.GetRequiredService<T>();
 
+    /// <summary>The real server's address, for clients that must not go through the factory's handlers.</summary>
+    public Uri Address
+    {
+        get
+        {
+            StartServer();
+            var addresses = Service<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
+                .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!;
+            return new Uri(addresses.Addresses.First());
+        }
+    }
+
     /// <summary>A new account with a unique e-mail address.</summary>
     internal async Task<Account> CreateAccountAsync(string? email = null)
     {
