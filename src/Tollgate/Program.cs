@@ -3,8 +3,10 @@ using Tollgate.Accounts;
 using Tollgate.ApiKeys;
 using Tollgate.Authentication;
 using Tollgate.Cli;
+using Tollgate.Gateway;
 using Tollgate.Health;
 using Tollgate.Http;
+using Tollgate.Models;
 using Tollgate.Storage;
 
 // Commands other than `serve` (accounts, keys...) run and exit without starting the server.
@@ -28,6 +30,9 @@ try
     builder.AddApiKeys();
     builder.AddApiKeyAuthentication();
 
+    // The gateway: model catalogue, providers (openai, anthropic, demo), routing and retries
+    builder.AddGateway();
+
     var app = builder.Build();
 
     app.UseErrorHandling();
@@ -37,6 +42,8 @@ try
     // Endpoints
     app.MapHealth();
     app.MapApiKeysApi();
+    app.MapModelsApi();
+    app.MapChatCompletionsApi();
 
     app.Lifetime.ApplicationStarted.Register(() => FirstRun.PrintWelcome(app));
 

@@ -32,6 +32,7 @@ public class TollgateFactory : WebApplicationFactory<Program>
         {
             ["Tollgate:Storage:SqlitePath"] = DatabasePath,
             ["Tollgate:ApiKeys:LastUsedFlushInterval"] = "00:00:00.100",
+            ["Tollgate:Demo:WordDelay"] = "00:00:00",
             ["Logging:LogLevel:Default"] = "Trace",
             ["Logging:LogLevel:Microsoft"] = "Trace",
             ["Logging:LogLevel:Microsoft.AspNetCore"] = "Trace",
@@ -91,6 +92,10 @@ public class TollgateFactory : WebApplicationFactory<Program>
         var created = await Service<ApiKeyService>().CreateAsync(accountId, null, changes, CancellationToken.None);
         return (created.Key, created.Secret);
     }
+
+    /// <summary>An OpenAI SDK chat client pointed at this Tollgate, as a user would configure it.</summary>
+    public OpenAI.Chat.ChatClient OpenAiChat(string secret, string model) =>
+        new(model, new System.ClientModel.ApiKeyCredential(secret), new OpenAI.OpenAIClientOptions { Endpoint = new Uri(Address, "/api/v1") });
 
     /// <summary>An HTTP client for the real server, sending <paramref name="secret"/> as the Bearer key.</summary>
     public HttpClient Client(string? secret = null)

@@ -1,0 +1,44 @@
+using System.Text.Json.Nodes;
+using Tollgate.Models;
+
+namespace Tollgate.Gateway;
+
+/// <summary>Tokens of one call and what they cost; <see cref="Estimated"/> when Tollgate counted them itself.</summary>
+internal sealed record ChatUsage(int PromptTokens, int CompletionTokens, int CachedTokens, bool Estimated)
+{
+    /// <summary>USD. Cached prompt tokens at the cached price; where none is configured, at the prompt price.</summary>
+    public decimal Cost(ModelPricing pricing)
+    {
+        var cached = Math.Min(CachedTokens, PromptTokens);
+        var cachedPrice = pricing.InputCacheRead > 0 ? pricing.InputCacheRead : pricing.Prompt;
+        return (PromptTokens - cached) * pricing.Prompt + cached * cachedPrice + CompletionTokens * pricing.Completion;
+    }
+
+    /// <summary>The OpenAI <c>usage</c> object a provider reported, or null when it has none.</summary>
+    public static ChatUsage? FromOpenAi(JsonNode? usage)
+    {
+        if (usage is not JsonObject u || !TryInt(u["prompt_tokens"], out var prompt) || !TryInt(u["completion_tokens"], out var completion))
+        {
+            return null;
+        }
+
+        TryInt(u["prompt_tokens_details"]?["cached_tokens"], out var cached);
+        return new ChatUsage(prompt, completion, cached, Estimated: false);
+    }
+
+    /// <summary>SPEC section 3's usage object, with <c>cost</c>.</summary>
+    public JsonObject ToJson(ModelPricing pricing) => new()
+    {
+        ["prompt_tokens"] = PromptTokens,
+        ["completion_tokens"] = CompletionTokens,
+        ["total_tokens"] = PromptTokens + CompletionTokens,
+        ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = CachedTokens },
+        ["cost"] = Cost(pricing),
+    };
+
+    private static bool TryInt(JsonNode? node, out int value)
+    {
+        value = 0;
+        return node is JsonValue v && (v.TryGetValue(out value) || (v.TryGetValue<double>(out var d) && (value = (int)d) >= 0));
+    }
+}

@@ -1,0 +1,72 @@
+namespace Tollgate.Models;
+
+/// <summary>A provider: where and how to reach one upstream (<c>Tollgate:Providers:{name}</c>).</summary>
+internal sealed class ProviderSettings
+{
+    /// <summary>The provider's name, the key under <c>Tollgate:Providers</c> (set on load).</summary>
+    public string Name { get; set; } = "";
+
+    /// <summary><c>openai</c> (any OpenAI-compatible server), <c>anthropic</c> or <c>demo</c>.</summary>
+    public string Type { get; set; } = "";
+
+    /// <summary>Base URL up to and including the version segment: <c>https://api.openai.com/v1</c>,
+    /// <c>http://127.0.0.1:11434/v1</c>, <c>https://api.anthropic.com</c>.</summary>
+    public string? BaseUrl { get; set; }
+
+    /// <summary>The upstream credential. Never logged, never returned.</summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>Anthropic only: the <c>anthropic-version</c> header.</summary>
+    public string AnthropicVersion { get; set; } = "2023-06-01";
+
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>From sending the request to the first byte of the answer (for a non-streamed
+    /// call, the whole answer: upstreams send it when generation ends).</summary>
+    public TimeSpan FirstByteTimeout { get; set; } = TimeSpan.FromSeconds(300);
+
+    /// <summary>Longest silence between two chunks of a stream.</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(120);
+}
+
+/// <summary>One model of the catalogue (<c>Tollgate:Models:N</c>).</summary>
+internal sealed class ModelDefinition
+{
+    /// <summary><c>provider/model</c>, what clients send.</summary>
+    public string Id { get; set; } = "";
+
+    public string? Name { get; set; }
+
+    public string? Description { get; set; }
+
+    public int ContextLength { get; set; } = 8192;
+
+    /// <summary>The completion cap: the default <c>max_tokens</c> when a client sends none.</summary>
+    public int MaxCompletionTokens { get; set; } = 4096;
+
+    public ModelPricing Pricing { get; set; } = new();
+
+    public List<DeploymentDefinition> Deployments { get; set; } = [];
+}
+
+/// <summary>USD per token, as decimal strings (<c>"0.000003"</c>).</summary>
+internal sealed class ModelPricing
+{
+    public decimal Prompt { get; set; }
+
+    public decimal Completion { get; set; }
+
+    public decimal InputCacheRead { get; set; }
+}
+
+/// <summary>Where a model runs: a provider and the upstream's name for the model.</summary>
+internal sealed class DeploymentDefinition
+{
+    public string Provider { get; set; } = "";
+
+    /// <summary>The upstream's model name (<c>gpt-4o</c>, <c>claude-sonnet-4-6</c>, <c>llama3.1:8b</c>).</summary>
+    public string Model { get; set; } = "";
+
+    /// <summary>Share of traffic among healthy deployments.</summary>
+    public int Weight { get; set; } = 1;
+}

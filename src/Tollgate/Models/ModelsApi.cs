@@ -1,0 +1,77 @@
+using System.Globalization;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Authentication;
+using Tollgate.ApiKeys;
+using Tollgate.Authentication;
+
+namespace Tollgate.Models;
+
+/// <summary><c>GET /api/v1/models</c>: public; with a key, only the models that key may use.</summary>
+internal static class ModelsApi
+{
+    private static readonly string[] SupportedParameters =
+    [
+        "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "seed", "tools", "tool_choice",
+        "parallel_tool_calls", "response_format", "presence_penalty", "frequency_penalty", "logit_bias", "user",
+    ];
+
+    public static IEndpointRouteBuilder MapModelsApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/api/v1/models", ListAsync).AllowAnonymous();
+        return app;
+    }
+
+    private static async Task<IResult> ListAsync(HttpContext context, ModelCatalog catalog)
+    {
+        IReadOnlyList<string>? allowed = null;
+        if (context.Request.Headers.Authorization.Count > 0)
+        {
+            // A key that is sent must be valid: a client with a wrong key learns it here, not later.
+            var result = await context.AuthenticateAsync(ApiKeyAuthenticationHandler.SchemeName);
+            if (!result.Succeeded)
+            {
+                await context.ChallengeAsync(ApiKeyAuthenticationHandler.SchemeName);
+                return Results.Empty;
+            }
+
+            allowed = context.GetApiKey().Models;
+        }
+
+        var models = catalog.Models
+            .Where(m => ModelAllowList.IsAllowed(allowed, m.Id))
+            .Select(ToDto)
+            .ToArray();
+        return TypedResults.Json(new ModelListResponse(models), ModelsJsonContext.Default.ModelListResponse);
+    }
+
+    private static ModelDto ToDto(ModelDefinition model) => new(
+        model.Id,
+        model.Name ?? model.Id,
+        model.Description ?? "",
+        model.ContextLength,
+        new PricingDto(Price(model.Pricing.Prompt), Price(model.Pricing.Completion), Price(model.Pricing.InputCacheRead)),
+        new TopProviderDto(model.ContextLength, model.MaxCompletionTokens),
+        SupportedParameters);
+
+    /// <summary>USD per token as a plain decimal string (<c>"0.000003"</c>), never exponent notation.</summary>
+    private static string Price(decimal value) => value.ToString("0.############################", CultureInfo.InvariantCulture);
+}
+
+internal sealed record ModelListResponse(IReadOnlyList<ModelDto> Data);
+
+internal sealed record ModelDto(
+    string Id,
+    string Name,
+    string Description,
+    int ContextLength,
+    PricingDto Pricing,
+    TopProviderDto TopProvider,
+    IReadOnlyList<string> SupportedParameters);
+
+internal sealed record PricingDto(string Prompt, string Completion, string InputCacheRead);
+
+internal sealed record TopProviderDto(int ContextLength, int MaxCompletionTokens);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(ModelListResponse))]
+internal sealed partial class ModelsJsonContext : JsonSerializerContext;

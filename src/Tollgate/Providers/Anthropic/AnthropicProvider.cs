@@ -1,0 +1,174 @@
+using System.Net.Http.Headers;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Tollgate.Http;
+using Tollgate.Providers.OpenAi;
+
+namespace Tollgate.Providers.Anthropic;
+
+/// <summary>
+/// Anthropic's Messages API, translated both ways by <see cref="AnthropicTranslator"/>: the
+/// client speaks OpenAI's format, Anthropic never sees it.
+/// </summary>
+internal sealed class AnthropicProvider(UpstreamClients clients, TimeProvider time) : IChatProvider
+{
+    public async Task<JsonObject> CompleteAsync(ProviderRequest request, CancellationToken cancellationToken)
+    {
+        using var response = await SendAsync(request, stream: false, cancellationToken);
+        JsonObject? answer;
+        try
+        {
+            await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+            answer = await JsonNode.ParseAsync(body, cancellationToken: cancellationToken) as JsonObject;
+        }
+        catch (JsonException)
+        {
+            answer = null;
+        }
+        catch (Exception exception) when (exception is IOException or HttpRequestException)
+        {
+            throw UpstreamErrors.FromTransport(exception, request.Provider.Name);
+        }
+
+        return answer is null
+            ? throw new UpstreamException(502, $"{request.Provider.Name} answered with something that is not a message", retryable: true)
+            : AnthropicTranslator.ToOpenAiCompletion(answer, time.GetUtcNow().ToUnixTimeSeconds());
+    }
+
+    public async Task<IAsyncEnumerable<JsonObject>> StreamAsync(ProviderRequest request, CancellationToken cancellationToken)
+    {
+        var response = await SendAsync(request, stream: true, cancellationToken);
+        return ReadChunksAsync(response, request.Provider.Name, cancellationToken);
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(ProviderRequest request, bool stream, CancellationToken cancellationToken)
+    {
+        var provider = request.Provider;
+        JsonObject body;
+        try
+        {
+            body = AnthropicTranslator.ToAnthropicRequest(request.Body, request.Deployment.Model, request.Model.MaxCompletionTokens);
+        }
+        catch (ArgumentException exception)
+        {
+            throw ApiException.BadRequest(exception.Message.Split(" (Parameter", 2)[0], "messages");
+        }
+
+        body["stream"] = stream;
+        var baseUrl = provider.BaseUrl!.TrimEnd('/');
+        using var message = new HttpRequestMessage(HttpMethod.Post, baseUrl.EndsWith("/v1", StringComparison.Ordinal) ? baseUrl + "/messages" : baseUrl + "/v1/messages")
+        {
+            Content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(body, ProviderJsonContext.Default.JsonObject)),
+        };
+        message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        message.Headers.TryAddWithoutValidation("anthropic-version", provider.AnthropicVersion);
+        if (!string.IsNullOrEmpty(provider.ApiKey))
+        {
+            message.Headers.TryAddWithoutValidation("x-api-key", provider.ApiKey);
+        }
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await clients.For(provider).SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        }
+        catch (HttpRequestException exception)
+        {
+            throw UpstreamErrors.FromTransport(exception, provider.Name);
+        }
+
+        if (!response.IsSuccessStatusCode)
+        {
+            using (response)
+            {
+                var status = (int)response.StatusCode;
+                var raw = await UpstreamErrors.ReadRawAsync(response, cancellationToken);
+                var (mapped, text) = AnthropicTranslator.MapError(status, raw);
+                var retryable = status is 408 or 429 or >= 500;
+                throw new UpstreamException(mapped, $"{provider.Name}: {UpstreamErrors.Redact(text)}", retryable, raw);
+            }
+        }
+
+        return response;
+    }
+
+    private async IAsyncEnumerable<JsonObject> ReadChunksAsync(
+        HttpResponseMessage response, string providerName, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using var _ = response;
+        var translator = new AnthropicStreamTranslator(time.GetUtcNow().ToUnixTimeSeconds());
+        var stopped = false;
+        Stream stream;
+        try
+        {
+            stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+        }
+        catch (Exception exception) when (exception is IOException or HttpRequestException)
+        {
+            throw UpstreamErrors.FromTransport(exception, providerName);
+        }
+
+        await using var events = ServerSentEvents.ReadAsync(stream, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        while (true)
+        {
+            ServerSentEvent next;
+            try
+            {
+                if (!await events.MoveNextAsync())
+                {
+                    break;
+                }
+
+                next = events.Current;
+            }
+            catch (Exception exception) when (exception is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
+            {
+                throw UpstreamErrors.FromTransport(exception, providerName);
+            }
+
+            JsonObject? data;
+            try
+            {
+                data = JsonNode.Parse(next.Data) as JsonObject;
+            }
+            catch (JsonException)
+            {
+                data = null;
+            }
+
+            if (data is null)
+            {
+                throw new UpstreamException(502, $"{providerName} sent a malformed stream event", retryable: false,
+                    UpstreamErrors.Redact(next.Data.Length <= 1024 ? next.Data : next.Data[..1024]));
+            }
+
+            var eventType = next.Event ?? (data["type"] is JsonValue t && t.TryGetValue<string>(out var type) ? type : "");
+            IReadOnlyList<JsonObject> chunks;
+            try
+            {
+                chunks = translator.Translate(eventType, data);
+            }
+            catch (AnthropicStreamException exception)
+            {
+                throw new UpstreamException(502, $"{providerName} reported an error mid-stream: {UpstreamErrors.Redact(exception.Message)}", retryable: false);
+            }
+
+            foreach (var chunk in chunks)
+            {
+                yield return chunk;
+            }
+
+            if (eventType == "message_stop")
+            {
+                stopped = true;
+                break;
+            }
+        }
+
+        if (!stopped)
+        {
+            throw new UpstreamException(502, "Upstream connection lost", retryable: true);
+        }
+    }
+}

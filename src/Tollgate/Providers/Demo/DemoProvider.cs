@@ -1,0 +1,221 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Options;
+using Tollgate.Models;
+
+namespace Tollgate.Providers.Demo;
+
+/// <summary>
+/// The built-in offline model: deterministic, no network. It echoes the last message after a
+/// fixed preface; given tools, it calls the first one with arguments made from its schema, and
+/// given a tool result, it reports it back — so a whole tool round trip can be tried offline.
+/// Token counts are real (o200k_base), so the usage and the charge are honest.
+/// </summary>
+internal sealed class DemoProvider(TokenCounter tokens, TimeProvider time, IOptions<CatalogOptions> options) : IChatProvider
+{
+    public const string Preface = "Hello from Tollgate's offline demo model. You said:";
+
+    public Task<JsonObject> CompleteAsync(ProviderRequest request, CancellationToken cancellationToken)
+    {
+        var answer = Answer(request);
+        var message = new JsonObject { ["role"] = "assistant", ["content"] = answer.Text };
+        if (answer.ToolCall is { } call)
+        {
+            message["content"] = null;
+            message["tool_calls"] = new JsonArray(call.DeepClone());
+        }
+
+        return Task.FromResult(new JsonObject
+        {
+            ["object"] = "chat.completion",
+            ["created"] = time.GetUtcNow().ToUnixTimeSeconds(),
+            ["model"] = request.Deployment.Model,
+            ["choices"] = new JsonArray(new JsonObject
+            {
+                ["index"] = 0,
+                ["message"] = message,
+                ["finish_reason"] = answer.FinishReason,
+            }),
+            ["usage"] = Usage(answer),
+        });
+    }
+
+    public Task<IAsyncEnumerable<JsonObject>> StreamAsync(ProviderRequest request, CancellationToken cancellationToken) =>
+        Task.FromResult(StreamWordsAsync(request, cancellationToken));
+
+    private async IAsyncEnumerable<JsonObject> StreamWordsAsync(ProviderRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var answer = Answer(request);
+        var created = time.GetUtcNow().ToUnixTimeSeconds();
+        var delay = options.Value.Demo.WordDelay;
+        yield return Chunk(request, created, new JsonObject { ["role"] = "assistant", ["content"] = "" }, null);
+        if (answer.ToolCall is { } call)
+        {
+            // Name first, then the arguments in two pieces, as real upstreams stream them.
+            var arguments = (string)call["function"]!["arguments"]!;
+            var half = arguments.Length / 2;
+            yield return Chunk(request, created, ToolDelta(call["id"]!.GetValue<string>(), call["function"]!["name"]!.GetValue<string>(), arguments[..half]), null);
+            yield return Chunk(request, created, ToolDelta(null, null, arguments[half..]), null);
+        }
+        else
+        {
+            var words = answer.Text!.Split(' ');
+            for (var i = 0; i < words.Length; i++)
+            {
+                if (delay > TimeSpan.Zero)
+                {
+                    await Task.Delay(delay, time, cancellationToken);
+                }
+
+                yield return Chunk(request, created, new JsonObject { ["content"] = i == 0 ? words[i] : " " + words[i] }, null);
+            }
+        }
+
+        yield return Chunk(request, created, new JsonObject(), answer.FinishReason);
+        var usage = Chunk(request, created, null, null);
+        usage["choices"] = new JsonArray();
+        usage["usage"] = Usage(answer);
+        yield return usage;
+    }
+
+    private static JsonObject ToolDelta(string? id, string? name, string arguments)
+    {
+        var function = new JsonObject();
+        if (name is not null)
+        {
+            function["name"] = name;
+        }
+
+        function["arguments"] = arguments;
+        var call = new JsonObject { ["index"] = 0 };
+        if (id is not null)
+        {
+            call["id"] = id;
+            call["type"] = "function";
+        }
+
+        call["function"] = function;
+        return new JsonObject { ["tool_calls"] = new JsonArray(call) };
+    }
+
+    private static JsonObject Chunk(ProviderRequest request, long created, JsonObject? delta, string? finishReason) => new()
+    {
+        ["object"] = "chat.completion.chunk",
+        ["created"] = created,
+        ["model"] = request.Deployment.Model,
+        ["choices"] = delta is null ? null : new JsonArray(new JsonObject
+        {
+            ["index"] = 0,
+            ["delta"] = delta,
+            ["finish_reason"] = finishReason,
+        }),
+    };
+
+    private static JsonObject Usage(DemoAnswer answer) => new()
+    {
+        ["prompt_tokens"] = answer.PromptTokens,
+        ["completion_tokens"] = answer.CompletionTokens,
+        ["total_tokens"] = answer.PromptTokens + answer.CompletionTokens,
+        ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = 0 },
+    };
+
+    private sealed record DemoAnswer(string? Text, JsonObject? ToolCall, string FinishReason, int PromptTokens, int CompletionTokens);
+
+    private DemoAnswer Answer(ProviderRequest request)
+    {
+        var body = request.Body;
+        var promptTokens = tokens.CountPrompt(body);
+        var maxTokens = MaxTokens(body) ?? request.Model.MaxCompletionTokens;
+        var last = (body["messages"] as JsonArray)?.LastOrDefault() as JsonObject;
+        var role = last?["role"] is JsonValue r && r.TryGetValue<string>(out var rv) ? rv : "user";
+        var lastText = TokenCounter.TextOf(last?["content"]).Trim();
+
+        if (role == "tool")
+        {
+            return Text($"The tool returned: {(lastText.Length == 0 ? "(nothing)" : lastText)}");
+        }
+
+        if (body["tools"] is JsonArray { Count: > 0 } tools && !IsToolChoiceNone(body) && tools[0]?["function"] is JsonObject function)
+        {
+            var name = function["name"]?.GetValue<string>() ?? "tool";
+            var arguments = ArgumentsFor(function["parameters"] as JsonObject, lastText).ToJsonString();
+            var call = new JsonObject
+            {
+                ["id"] = "call_demo_" + Math.Abs(StableHash(name + lastText) % 1_000_000_000).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["type"] = "function",
+                ["function"] = new JsonObject { ["name"] = name, ["arguments"] = arguments },
+            };
+            return new DemoAnswer(null, call, "tool_calls", promptTokens, tokens.Count(name + arguments));
+        }
+
+        return Text($"{Preface} {(lastText.Length == 0 ? "(nothing)" : lastText)}");
+
+        DemoAnswer Text(string text)
+        {
+            // Cut at max_tokens, word by word, as a real model stops at its limit.
+            var words = text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var kept = words.Length;
+            while (kept > 1 && tokens.Count(string.Join(' ', words[..kept])) > maxTokens)
+            {
+                kept--;
+            }
+
+            var answer = string.Join(' ', words[..kept]);
+            return new DemoAnswer(answer, null, kept < words.Length ? "length" : "stop", promptTokens, tokens.Count(answer));
+        }
+    }
+
+    private static bool IsToolChoiceNone(JsonObject body) =>
+        body["tool_choice"] is JsonValue choice && choice.TryGetValue<string>(out var value) && value == "none";
+
+    private static int? MaxTokens(JsonObject body)
+    {
+        foreach (var name in new[] { "max_completion_tokens", "max_tokens" })
+        {
+            if (body[name] is JsonValue value && value.TryGetValue<int>(out var number))
+            {
+                return number;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Arguments that satisfy the schema's properties: strings get the user's text, numbers 1, booleans true.</summary>
+    private static JsonObject ArgumentsFor(JsonObject? schema, string text)
+    {
+        var arguments = new JsonObject();
+        if (schema?["properties"] is not JsonObject properties)
+        {
+            arguments["input"] = text;
+            return arguments;
+        }
+
+        foreach (var (name, property) in properties)
+        {
+            var type = property?["type"] is JsonValue t && t.TryGetValue<string>(out var tv) ? tv : "string";
+            arguments[name] = type switch
+            {
+                "integer" or "number" => 1,
+                "boolean" => true,
+                "array" => new JsonArray(),
+                "object" => new JsonObject(),
+                _ => property?["enum"] is JsonArray { Count: > 0 } options ? options[0]!.DeepClone() : text,
+            };
+        }
+
+        return arguments;
+    }
+
+    private static long StableHash(string value)
+    {
+        var hash = 1469598103934665603L;
+        foreach (var c in value)
+        {
+            hash = (hash ^ c) * 1099511628211L;
+        }
+
+        return hash;
+    }
+}
