@@ -151,7 +151,8 @@ internal sealed class AnthropicProvider(UpstreamClients clients, TimeProvider ti
             }
             catch (AnthropicStreamException exception)
             {
-                throw new UpstreamException(502, $"{providerName} reported an error mid-stream: {UpstreamErrors.Redact(exception.Message)}", retryable: false);
+                throw new UpstreamException(exception.Status, $"{providerName} reported an error mid-stream: {UpstreamErrors.Redact(exception.Message)}",
+                    retryable: exception.Status is 408 or 429 or 503);
             }
 
             foreach (var chunk in chunks)

@@ -1,19 +1,953 @@
-// TEMPORARY STUB — replaced by the real translator.
+using System.Globalization;
+using System.Text.Encodings.Web;
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 
 namespace Tollgate.Providers.Anthropic;
 
-internal static class AnthropicTranslator
+/// <summary>
+/// Pure translation between OpenAI Chat Completions shapes and the Anthropic Messages API
+/// (SPEC section 3, anthropic-type providers). No I/O: the provider does the HTTP and calls in here.
+/// Streaming lives in <see cref="AnthropicStreamTranslator"/>.
+/// </summary>
+/// <remarks>
+/// Deliberately not translated: <c>reasoning</c>/<c>reasoning_effort</c> (Anthropic's <c>thinking</c>
+/// needs a token budget below <c>max_tokens</c> and forbids a custom temperature, so turning it on
+/// behind the client's back would change other settings), <c>response_format</c>, <c>seed</c>,
+/// <c>n</c>, penalties and <c>logit_bias</c> (no Anthropic equivalent). They are dropped, never an error,
+/// because unknown or unsupported request fields are ignored by the contract.
+/// </remarks>
+internal static partial class AnthropicTranslator
 {
-    internal static JsonObject ToAnthropicRequest(JsonObject openAiRequest, string upstreamModel, int defaultMaxTokens) => throw new NotImplementedException();
-    internal static JsonObject ToOpenAiCompletion(JsonObject anthropicResponse, long created) => throw new NotImplementedException();
-    internal static (int Status, string Message) MapError(int upstreamStatus, string? body) => throw new NotImplementedException();
+    private const int MaxErrorMessageLength = 500;
+
+    // Compact, and without escaping '<', '+' or non-ASCII letters: the text becomes a JSON string
+    // inside the response (function.arguments), never HTML, so the default encoder's escapes would
+    // only make the client's arguments harder to read.
+    private static readonly JsonSerializerOptions CompactJson = new()
+    {
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        WriteIndented = false,
+    };
+
+    /// <summary>
+    /// An OpenAI Chat Completions request body to an Anthropic Messages request body. The input is
+    /// not changed; everything copied is cloned.
+    /// </summary>
+    /// <exception cref="ArgumentException">The body has a shape a client got wrong; the message names the field (HTTP 400).</exception>
+    internal static JsonObject ToAnthropicRequest(JsonObject openAiRequest, string upstreamModel, int defaultMaxTokens)
+    {
+        ArgumentNullException.ThrowIfNull(openAiRequest);
+
+        var result = new JsonObject
+        {
+            ["model"] = upstreamModel,
+            ["max_tokens"] = MaxTokens(openAiRequest, defaultMaxTokens),
+        };
+
+        var (system, messages) = TranslateMessages(openAiRequest["messages"]);
+        if (system is not null)
+        {
+            result["system"] = system;
+        }
+
+        result["messages"] = messages;
+
+        TranslateTools(openAiRequest, result);
+
+        if (StopSequences(openAiRequest["stop"]) is { } stop)
+        {
+            result["stop_sequences"] = stop;
+        }
+
+        // top_k is not OpenAI's, but OpenRouter accepts it and Anthropic understands it.
+        foreach (var name in (ReadOnlySpan<string>)["temperature", "top_p", "top_k"])
+        {
+            if (openAiRequest[name] is { } value)
+            {
+                if (value.GetValueKind() != JsonValueKind.Number)
+                {
+                    throw Bad($"{name} must be a number");
+                }
+
+                result[name] = value.DeepClone();
+            }
+        }
+
+        if (openAiRequest["stream"] is { } stream)
+        {
+            result["stream"] = stream.GetValueKind() switch
+            {
+                JsonValueKind.True => true,
+                JsonValueKind.False => false,
+                _ => throw Bad("stream must be a boolean"),
+            };
+        }
+
+        if (openAiRequest["user"] is { } user)
+        {
+            var userId = AsString(user) ?? throw Bad("user must be a string");
+            if (userId.Length > 0)
+            {
+                result["metadata"] = new JsonObject { ["user_id"] = userId };
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>An Anthropic (non-streaming) Messages response to an OpenAI <c>chat.completion</c> object.</summary>
+    /// <remarks>
+    /// <c>thinking</c>/<c>redacted_thinking</c> blocks are dropped: reasoning is never requested (see the
+    /// class remarks), and OpenAI's message has no field every client understands for it. Server-tool
+    /// blocks (<c>server_tool_use</c>, <c>web_search_tool_result</c>) are dropped for the same reason.
+    /// </remarks>
+    /// <exception cref="UpstreamException">The body is not a Messages response (no <c>content</c> array): 502.</exception>
+    internal static JsonObject ToOpenAiCompletion(JsonObject anthropicResponse, long created)
+    {
+        ArgumentNullException.ThrowIfNull(anthropicResponse);
+        if (anthropicResponse["content"] is not JsonArray content)
+        {
+            throw new UpstreamException(502, "anthropic answered with something that is not a message (no content array)", retryable: true);
+        }
+
+        // Text blocks are consecutive pieces of one answer (citations split a paragraph into several),
+        // so they are joined with nothing in between.
+        string? text = null;
+        var toolCalls = new JsonArray();
+        foreach (var block in content.OfType<JsonObject>())
+        {
+            switch (AsString(block["type"]))
+            {
+                case "text":
+                    text += AsString(block["text"]);
+                    break;
+                case "tool_use":
+                    toolCalls.Add(new JsonObject
+                    {
+                        ["id"] = AsString(block["id"]) ?? "",
+                        ["type"] = "function",
+                        ["function"] = new JsonObject
+                        {
+                            ["name"] = AsString(block["name"]) ?? "",
+                            ["arguments"] = CompactArguments(block["input"]),
+                        },
+                    });
+                    break;
+            }
+        }
+
+        var message = new JsonObject { ["role"] = "assistant", ["content"] = text };
+        if (toolCalls.Count > 0)
+        {
+            message["tool_calls"] = toolCalls;
+        }
+
+        var stopReason = AsString(anthropicResponse["stop_reason"]);
+        var result = new JsonObject
+        {
+            ["id"] = AsString(anthropicResponse["id"]),
+            ["object"] = "chat.completion",
+            ["created"] = created,
+            ["model"] = AsString(anthropicResponse["model"]),
+            ["choices"] = new JsonArray(new JsonObject
+            {
+                ["index"] = 0,
+                ["message"] = message,
+                ["finish_reason"] = FinishReason(stopReason),
+                ["native_finish_reason"] = stopReason,
+            }),
+        };
+
+        var usage = anthropicResponse["usage"] as JsonObject;
+        result["usage"] = OpenAiUsage(
+            ReadLong(usage, "input_tokens") ?? 0,
+            ReadLong(usage, "cache_read_input_tokens") ?? 0,
+            ReadLong(usage, "cache_creation_input_tokens") ?? 0,
+            ReadLong(usage, "output_tokens") ?? 0);
+        return result;
+    }
+
+    /// <summary>
+    /// An Anthropic error response to the status Tollgate answers with (SPEC section 2) and a message
+    /// for the client. The message never carries a credential.
+    /// </summary>
+    internal static (int Status, string Message) MapError(int upstreamStatus, string? body)
+    {
+        var (type, upstreamMessage) = ParseError(body);
+        var status = StatusForErrorType(type) ?? StatusForHttpStatus(upstreamStatus);
+        var detail = upstreamMessage is null ? "" : ": " + Sanitise(upstreamMessage);
+        var label = type ?? "HTTP " + upstreamStatus.ToString(CultureInfo.InvariantCulture);
+
+        var message = type switch
+        {
+            // The client's key is fine; Tollgate's own upstream account is not. Saying so keeps the
+            // client from rotating a key that works, and points the operator at the configuration.
+            "authentication_error" or "permission_error" or "billing_error" =>
+                $"Anthropic refused the gateway's upstream credentials ({label}){detail}",
+            _ => $"Anthropic returned {label}{detail}",
+        };
+        return (status, message);
+    }
+
+    /// <summary>The Tollgate status for an Anthropic error <c>type</c>, or null when the type is unknown.</summary>
+    internal static int? StatusForErrorType(string? type) => type switch
+    {
+        "invalid_request_error" => 400,
+        "authentication_error" or "permission_error" or "billing_error" => 502,
+        "not_found_error" => 502,
+        "request_too_large" => 413,
+        "rate_limit_error" => 429,
+        "api_error" => 502,
+        "overloaded_error" => 503,
+        "timeout_error" => 408,
+        _ => null,
+    };
+
+    /// <summary>OpenAI's normalised <c>finish_reason</c> for an Anthropic <c>stop_reason</c>.</summary>
+    internal static string FinishReason(string? stopReason) => stopReason switch
+    {
+        "max_tokens" or "model_context_window_exceeded" => "length",
+        "tool_use" => "tool_calls",
+        "refusal" => "content_filter",
+        // end_turn, stop_sequence, pause_turn, and whatever Anthropic adds next: the turn ended
+        // without a reason the client must act on.
+        _ => "stop",
+    };
+
+    /// <summary>OpenAI's <c>usage</c> object; Anthropic's input count excludes cached tokens, OpenAI's includes them.</summary>
+    internal static JsonObject OpenAiUsage(long inputTokens, long cacheReadTokens, long cacheCreationTokens, long outputTokens)
+    {
+        var prompt = inputTokens + cacheReadTokens + cacheCreationTokens;
+        return new JsonObject
+        {
+            ["prompt_tokens"] = prompt,
+            ["completion_tokens"] = outputTokens,
+            ["total_tokens"] = prompt + outputTokens,
+            ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = cacheReadTokens },
+        };
+    }
+
+    /// <summary>Truncates an upstream message and removes anything that looks like a credential.</summary>
+    internal static string Sanitise(string message)
+    {
+        var clean = SecretPattern().Replace(message, "[redacted]");
+        return clean.Length <= MaxErrorMessageLength ? clean : clean[..MaxErrorMessageLength] + "…";
+    }
+
+    internal static string? AsString(JsonNode? node) =>
+        node is JsonValue value && value.TryGetValue<string>(out var text) ? text : null;
+
+    internal static long? ReadLong(JsonObject? parent, string name) =>
+        parent?[name] is JsonValue value && value.TryGetValue<long>(out var number) ? number : null;
+
+    private static int MaxTokens(JsonObject request, int defaultMaxTokens)
+    {
+        foreach (var name in (ReadOnlySpan<string>)["max_completion_tokens", "max_tokens"])
+        {
+            if (request[name] is { } node)
+            {
+                return node is JsonValue value && value.TryGetValue<int>(out var number) && number > 0
+                    ? number
+                    : throw Bad($"{name} must be a positive integer");
+            }
+        }
+
+        return defaultMaxTokens;
+    }
+
+    private static (JsonNode? System, JsonArray Messages) TranslateMessages(JsonNode? node)
+    {
+        if (node is not JsonArray messages || messages.Count == 0)
+        {
+            throw Bad("messages must be a non-empty array");
+        }
+
+        var system = new List<JsonObject>();
+        var turns = new List<(string Role, List<JsonObject> Blocks)>();
+
+        for (var i = 0; i < messages.Count; i++)
+        {
+            var path = $"messages[{i}]";
+            if (messages[i] is not JsonObject message)
+            {
+                throw Bad($"{path} must be an object");
+            }
+
+            switch (AsString(message["role"]))
+            {
+                // Anthropic has one system prompt; system messages anywhere in the conversation
+                // (agents insert developer notes mid-way) are hoisted into it in order.
+                case "system" or "developer":
+                    system.AddRange(ContentBlocks(message["content"], $"{path}.content", ContentKind.Text, required: true));
+                    break;
+                case "user":
+                    AddTurn(turns, "user", ContentBlocks(message["content"], $"{path}.content", ContentKind.TextAndImages, required: true));
+                    break;
+                case "assistant":
+                    var blocks = ContentBlocks(message["content"], $"{path}.content", ContentKind.AssistantText, required: false);
+                    blocks.AddRange(ToolUseBlocks(message["tool_calls"], $"{path}.tool_calls"));
+                    AddTurn(turns, "assistant", blocks);
+                    break;
+                case "tool":
+                    AddTurn(turns, "user", [ToolResultBlock(message, path)]);
+                    break;
+                default:
+                    throw Bad($"{path}.role must be one of system, developer, user, assistant, tool");
+            }
+        }
+
+        if (turns.Count == 0)
+        {
+            throw Bad("messages must contain at least one user or assistant message with content");
+        }
+
+        var translated = new JsonArray();
+        foreach (var (role, turnBlocks) in turns)
+        {
+            translated.Add(new JsonObject { ["role"] = role, ["content"] = new JsonArray([.. turnBlocks]) });
+        }
+
+        return (SystemPrompt(system), translated);
+    }
+
+    // Anthropic requires user and assistant to alternate; OpenAI does not (tool results followed by
+    // a user note, two user messages in a row). Consecutive same-role messages become one turn, in
+    // order, which also keeps tool_result blocks first in their user turn as Anthropic requires.
+    // Messages without content (an empty string) are skipped instead of sent as empty turns,
+    // which Anthropic rejects.
+    private static void AddTurn(List<(string Role, List<JsonObject> Blocks)> turns, string role, List<JsonObject> blocks)
+    {
+        if (blocks.Count == 0)
+        {
+            return;
+        }
+
+        if (turns.Count > 0 && turns[^1].Role == role)
+        {
+            turns[^1].Blocks.AddRange(blocks);
+        }
+        else
+        {
+            turns.Add((role, blocks));
+        }
+    }
+
+    private static JsonNode? SystemPrompt(List<JsonObject> blocks)
+    {
+        if (blocks.Count == 0)
+        {
+            return null;
+        }
+
+        // The plain string is the common form; the block form is needed only to carry cache_control.
+        if (blocks.Any(block => block.ContainsKey("cache_control")))
+        {
+            return new JsonArray([.. blocks]);
+        }
+
+        return string.Join("\n\n", blocks.Select(block => AsString(block["text"])));
+    }
+
+    private enum ContentKind
+    {
+        Text,
+        TextAndImages,
+        AssistantText,
+    }
+
+    private static List<JsonObject> ContentBlocks(JsonNode? content, string path, ContentKind kind, bool required)
+    {
+        switch (content)
+        {
+            case null when !required:
+                return [];
+            case JsonValue value when value.TryGetValue<string>(out var text):
+                return text.Length == 0 ? [] : [TextBlock(text, null)];
+            case JsonArray parts:
+                var blocks = new List<JsonObject>(parts.Count);
+                for (var j = 0; j < parts.Count; j++)
+                {
+                    if (ContentBlock(parts[j], $"{path}[{j}]", kind) is { } block)
+                    {
+                        blocks.Add(block);
+                    }
+                }
+
+                return blocks;
+            default:
+                throw Bad($"{path} must be a string or an array of content parts");
+        }
+    }
+
+    private static JsonObject? ContentBlock(JsonNode? node, string path, ContentKind kind)
+    {
+        if (node is not JsonObject part)
+        {
+            throw Bad($"{path} must be an object");
+        }
+
+        var type = AsString(part["type"]);
+        switch (type)
+        {
+            case "text":
+            case "refusal" when kind == ContentKind.AssistantText:
+                var text = AsString(part[type]) ?? throw Bad($"{path}.{type} must be a string");
+                // Anthropic rejects empty text blocks; an empty part carries nothing anyway.
+                return text.Length == 0 ? null : TextBlock(text, part["cache_control"]);
+            case "image_url" when kind == ContentKind.TextAndImages:
+                return ImageBlock(part, path);
+            default:
+                var allowed = kind switch
+                {
+                    ContentKind.TextAndImages => "\"text\" or \"image_url\"",
+                    ContentKind.AssistantText => "\"text\" or \"refusal\"",
+                    _ => "\"text\"",
+                };
+                throw Bad($"{path}.type must be {allowed}");
+        }
+    }
+
+    private static JsonObject TextBlock(string text, JsonNode? cacheControl)
+    {
+        var block = new JsonObject { ["type"] = "text", ["text"] = text };
+        if (cacheControl is not null)
+        {
+            block["cache_control"] = cacheControl.DeepClone();
+        }
+
+        return block;
+    }
+
+    private static JsonObject ImageBlock(JsonObject part, string path)
+    {
+        // OpenAI's shape is {"image_url":{"url":...}}; some clients send the URL string directly.
+        var url = AsString(part["image_url"]) ?? AsString((part["image_url"] as JsonObject)?["url"])
+            ?? throw Bad($"{path}.image_url.url must be a string");
+
+        JsonObject source;
+        if (url.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
+        {
+            var comma = url.IndexOf(',', StringComparison.Ordinal);
+            var header = comma < 0 ? "" : url[5..comma];
+            const string Base64Suffix = ";base64";
+            if (!header.EndsWith(Base64Suffix, StringComparison.OrdinalIgnoreCase) || header.Length == Base64Suffix.Length)
+            {
+                throw Bad($"{path}.image_url.url must be a data:<media type>;base64, URL or an http(s) URL");
+            }
+
+            source = new JsonObject
+            {
+                ["type"] = "base64",
+                ["media_type"] = header[..^Base64Suffix.Length].ToLowerInvariant(),
+                ["data"] = url[(comma + 1)..],
+            };
+        }
+        else if (url.StartsWith("https://", StringComparison.OrdinalIgnoreCase) || url.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
+        {
+            source = new JsonObject { ["type"] = "url", ["url"] = url };
+        }
+        else
+        {
+            throw Bad($"{path}.image_url.url must be a data:<media type>;base64, URL or an http(s) URL");
+        }
+
+        var block = new JsonObject { ["type"] = "image", ["source"] = source };
+        if (part["cache_control"] is { } cacheControl)
+        {
+            block["cache_control"] = cacheControl.DeepClone();
+        }
+
+        return block;
+    }
+
+    private static IEnumerable<JsonObject> ToolUseBlocks(JsonNode? node, string path)
+    {
+        if (node is null)
+        {
+            yield break;
+        }
+
+        if (node is not JsonArray calls)
+        {
+            throw Bad($"{path} must be an array");
+        }
+
+        for (var j = 0; j < calls.Count; j++)
+        {
+            var callPath = $"{path}[{j}]";
+            if (calls[j] is not JsonObject call)
+            {
+                throw Bad($"{callPath} must be an object");
+            }
+
+            var id = AsString(call["id"]) is { Length: > 0 } callId ? callId : throw Bad($"{callPath}.id must be a non-empty string");
+            if (call["function"] is not JsonObject function)
+            {
+                throw Bad($"{callPath}.function must be an object");
+            }
+
+            var name = AsString(function["name"]) is { Length: > 0 } n ? n : throw Bad($"{callPath}.function.name must be a non-empty string");
+            yield return new JsonObject
+            {
+                ["type"] = "tool_use",
+                ["id"] = id,
+                ["name"] = name,
+                ["input"] = ToolInput(function["arguments"]),
+            };
+        }
+    }
+
+    // Anthropic wants the input as a JSON object; OpenAI carries a string that is usually, not always,
+    // JSON (a reply cut by max_tokens leaves half an object, which the client then sends back in its
+    // history). Refusing such a history would wedge the conversation for good, so anything that is not
+    // a JSON object becomes {}: the model still sees which tool it called and the result that followed.
+    private static JsonObject ToolInput(JsonNode? arguments)
+    {
+        if (arguments is JsonObject alreadyObject)
+        {
+            return (JsonObject)alreadyObject.DeepClone();
+        }
+
+        if (AsString(arguments) is { } text && !string.IsNullOrWhiteSpace(text))
+        {
+            try
+            {
+                if (JsonNode.Parse(text) is JsonObject parsed)
+                {
+                    return parsed;
+                }
+            }
+            catch (JsonException)
+            {
+                // Falls through to {} as explained above.
+            }
+        }
+
+        return new JsonObject();
+    }
+
+    private static JsonObject ToolResultBlock(JsonObject message, string path)
+    {
+        var id = AsString(message["tool_call_id"]) is { Length: > 0 } callId
+            ? callId
+            : throw Bad($"{path}.tool_call_id must be a non-empty string");
+
+        var block = new JsonObject { ["type"] = "tool_result", ["tool_use_id"] = id };
+        var content = message["content"];
+        if (AsString(content) is { } text)
+        {
+            // An empty result is legal for the tool call but not as a text block; leaving content out
+            // tells Anthropic the tool returned nothing.
+            if (text.Length > 0)
+            {
+                block["content"] = text;
+            }
+        }
+        else
+        {
+            var blocks = ContentBlocks(content, $"{path}.content", ContentKind.TextAndImages, required: true);
+            if (blocks.Count > 0)
+            {
+                block["content"] = new JsonArray([.. blocks]);
+            }
+        }
+
+        return block;
+    }
+
+    private static void TranslateTools(JsonObject request, JsonObject result)
+    {
+        if (request["tools"] is not { } toolsNode)
+        {
+            return;
+        }
+
+        if (toolsNode is not JsonArray tools)
+        {
+            throw Bad("tools must be an array");
+        }
+
+        // Anthropic refuses tool_choice without tools, and an empty list means no tools.
+        if (tools.Count == 0)
+        {
+            return;
+        }
+
+        var translated = new JsonArray();
+        for (var i = 0; i < tools.Count; i++)
+        {
+            var path = $"tools[{i}]";
+            if (tools[i] is not JsonObject tool)
+            {
+                throw Bad($"{path} must be an object");
+            }
+
+            if (AsString(tool["type"]) != "function")
+            {
+                throw Bad($"{path}.type must be \"function\"");
+            }
+
+            if (tool["function"] is not JsonObject function)
+            {
+                throw Bad($"{path}.function must be an object");
+            }
+
+            var name = AsString(function["name"]) is { Length: > 0 } n ? n : throw Bad($"{path}.function.name must be a non-empty string");
+            var anthropicTool = new JsonObject { ["name"] = name };
+            if (AsString(function["description"]) is { Length: > 0 } description)
+            {
+                anthropicTool["description"] = description;
+            }
+
+            anthropicTool["input_schema"] = function["parameters"] switch
+            {
+                null => new JsonObject { ["type"] = "object" },
+                JsonObject parameters => parameters.DeepClone(),
+                _ => throw Bad($"{path}.function.parameters must be an object"),
+            };
+            translated.Add(anthropicTool);
+        }
+
+        result["tools"] = translated;
+
+        var choice = ToolChoice(request["tool_choice"]);
+        if (request["parallel_tool_calls"] is { } parallel && parallel.GetValueKind() == JsonValueKind.False)
+        {
+            choice ??= new JsonObject { ["type"] = "auto" };
+            // "none" has no parallelism to disable, and Anthropic rejects the flag there.
+            if (AsString(choice["type"]) != "none")
+            {
+                choice["disable_parallel_tool_use"] = true;
+            }
+        }
+
+        if (choice is not null)
+        {
+            result["tool_choice"] = choice;
+        }
+    }
+
+    private static JsonObject? ToolChoice(JsonNode? node)
+    {
+        const string Expected = "tool_choice must be \"auto\", \"required\", \"none\" or {\"type\":\"function\",\"function\":{\"name\":...}}";
+        switch (node)
+        {
+            case null:
+                return null;
+            case JsonValue value when value.TryGetValue<string>(out var mode):
+                return mode switch
+                {
+                    "auto" => new JsonObject { ["type"] = "auto" },
+                    "required" => new JsonObject { ["type"] = "any" },
+                    "none" => new JsonObject { ["type"] = "none" },
+                    _ => throw Bad(Expected),
+                };
+            case JsonObject choice when AsString(choice["type"]) == "function":
+                var name = AsString((choice["function"] as JsonObject)?["name"]) is { Length: > 0 } n
+                    ? n
+                    : throw Bad("tool_choice.function.name must be a non-empty string");
+                return new JsonObject { ["type"] = "tool", ["name"] = name };
+            default:
+                throw Bad(Expected);
+        }
+    }
+
+    private static JsonArray? StopSequences(JsonNode? node)
+    {
+        var sequences = new JsonArray();
+        switch (node)
+        {
+            case null:
+                return null;
+            case JsonValue value when value.TryGetValue<string>(out var single):
+                if (single.Length > 0)
+                {
+                    sequences.Add(single);
+                }
+
+                break;
+            case JsonArray list:
+                for (var i = 0; i < list.Count; i++)
+                {
+                    var sequence = AsString(list[i]) ?? throw Bad($"stop[{i}] must be a string");
+                    if (sequence.Length > 0)
+                    {
+                        sequences.Add(sequence);
+                    }
+                }
+
+                break;
+            default:
+                throw Bad("stop must be a string or an array of strings");
+        }
+
+        return sequences.Count > 0 ? sequences : null;
+    }
+
+    private static string CompactArguments(JsonNode? input) =>
+        input is null ? "{}" : input.ToJsonString(CompactJson);
+
+    private static (string? Type, string? Message) ParseError(string? body)
+    {
+        if (string.IsNullOrWhiteSpace(body))
+        {
+            return (null, null);
+        }
+
+        try
+        {
+            // {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}
+            var error = (JsonNode.Parse(body) as JsonObject)?["error"] as JsonObject;
+            return (AsString(error?["type"]), AsString(error?["message"]));
+        }
+        catch (JsonException)
+        {
+            // Not JSON (a proxy's HTML page, say): the status alone decides, and the page is not
+            // repeated to the client.
+            return (null, null);
+        }
+    }
+
+    private static int StatusForHttpStatus(int status) => status switch
+    {
+        400 => 400,
+        408 or 504 => 408,
+        413 => 413,
+        429 => 429,
+        503 or 529 => 503,
+        // 401/403 are the gateway's credentials, 404 its model mapping, 5xx Anthropic's failure.
+        _ => 502,
+    };
+
+    private static ArgumentException Bad(string message) => new(message);
+
+    // Anthropic keys (sk-ant-...), Tollgate keys (sk-tg-v1-...), OpenAI-style keys, and bearer tokens.
+    [GeneratedRegex(@"sk-[A-Za-z0-9_\-]{8,}|(?i:bearer)\s+[A-Za-z0-9._~+/=\-]{8,}", RegexOptions.CultureInvariant)]
+    private static partial Regex SecretPattern();
 }
 
+/// <summary>
+/// Turns one Anthropic Messages stream, event by event, into OpenAI <c>chat.completion.chunk</c>
+/// objects. One instance per stream; not thread-safe (a stream is read in order by one reader).
+/// </summary>
+/// <remarks>
+/// Thinking (<c>thinking_delta</c>, <c>signature_delta</c>) and server-tool blocks produce no chunks:
+/// reasoning is never requested from Anthropic, and OpenAI's chunk has no field every client reads for it.
+/// </remarks>
 internal sealed class AnthropicStreamTranslator(long created)
 {
+    private static readonly IReadOnlyList<JsonObject> None = [];
+
+    // OpenAI numbers tool calls 0, 1, 2... while Anthropic's index counts every block, text included.
+    private readonly Dictionary<int, int> _toolIndexByBlock = [];
+    private string _model = "";
+    private bool _roleSent;
+    private long? _inputTokens;
+    private long? _cacheReadTokens;
+    private long? _cacheCreationTokens;
+    private long? _outputTokens;
+
+    /// <summary>The <c>created</c> timestamp every chunk carries.</summary>
     public long Created => created;
-    public IReadOnlyList<JsonObject> Translate(string eventType, JsonObject data) => throw new NotImplementedException();
+
+    /// <summary>
+    /// The latest usage known, as an OpenAI <c>usage</c> object (a new object each time), or null
+    /// before the upstream reported any. Lets the caller bill a stream cut before <c>message_stop</c>.
+    /// </summary>
+    public JsonObject? Usage =>
+        _inputTokens is null && _cacheReadTokens is null && _cacheCreationTokens is null && _outputTokens is null
+            ? null
+            : AnthropicTranslator.OpenAiUsage(_inputTokens ?? 0, _cacheReadTokens ?? 0, _cacheCreationTokens ?? 0, _outputTokens ?? 0);
+
+    /// <summary>The chunks for one upstream event (often none).</summary>
+    /// <param name="eventType">The SSE <c>event:</c> name; when empty, the <c>type</c> inside <paramref name="data"/>.</param>
+    /// <param name="data">The event's parsed <c>data:</c> object.</param>
+    /// <exception cref="AnthropicStreamException">The upstream sent an <c>error</c> event.</exception>
+    public IReadOnlyList<JsonObject> Translate(string eventType, JsonObject data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var type = string.IsNullOrEmpty(eventType) ? AnthropicTranslator.AsString(data["type"]) : eventType;
+
+        return type switch
+        {
+            "message_start" => MessageStart(data),
+            "content_block_start" => ContentBlockStart(data),
+            "content_block_delta" => ContentBlockDelta(data),
+            "message_delta" => MessageDelta(data),
+            "message_stop" => MessageStop(),
+            "error" => throw Error(data),
+            // ping, content_block_stop, and event types Anthropic may add later (its versioning
+            // policy says clients must tolerate them) carry nothing a client needs.
+            _ => None,
+        };
+    }
+
+    private JsonObject[] MessageStart(JsonObject data)
+    {
+        var message = data["message"] as JsonObject;
+        _model = AnthropicTranslator.AsString(message?["model"]) ?? _model;
+        RecordUsage(message?["usage"] as JsonObject);
+
+        // OpenAI opens every stream with the role and empty content; clients that build the message
+        // from the first delta rely on it.
+        var delta = NewDelta();
+        delta["content"] = "";
+        return [Chunk(delta)];
+    }
+
+    private IReadOnlyList<JsonObject> ContentBlockStart(JsonObject data)
+    {
+        var block = data["content_block"] as JsonObject;
+        switch (AnthropicTranslator.AsString(block?["type"]))
+        {
+            case "text" when AnthropicTranslator.AsString(block!["text"]) is { Length: > 0 } text:
+                return [TextChunk(text)];
+            case "tool_use" when AnthropicTranslator.ReadLong(data, "index") is { } blockIndex:
+                var toolIndex = _toolIndexByBlock.Count;
+                _toolIndexByBlock[(int)blockIndex] = toolIndex;
+                var delta = NewDelta();
+                delta["tool_calls"] = new JsonArray(new JsonObject
+                {
+                    ["index"] = toolIndex,
+                    ["id"] = AnthropicTranslator.AsString(block!["id"]) ?? "",
+                    ["type"] = "function",
+                    ["function"] = new JsonObject
+                    {
+                        ["name"] = AnthropicTranslator.AsString(block["name"]) ?? "",
+                        ["arguments"] = "",
+                    },
+                });
+                return [Chunk(delta)];
+            default:
+                return None;
+        }
+    }
+
+    private IReadOnlyList<JsonObject> ContentBlockDelta(JsonObject data)
+    {
+        var delta = data["delta"] as JsonObject;
+        switch (AnthropicTranslator.AsString(delta?["type"]))
+        {
+            case "text_delta" when AnthropicTranslator.AsString(delta!["text"]) is { Length: > 0 } text:
+                return [TextChunk(text)];
+            // Anthropic opens each tool input with an empty partial_json; sending it would be noise.
+            case "input_json_delta"
+                when AnthropicTranslator.ReadLong(data, "index") is { } blockIndex
+                && _toolIndexByBlock.TryGetValue((int)blockIndex, out var toolIndex)
+                && AnthropicTranslator.AsString(delta!["partial_json"]) is { Length: > 0 } partial:
+                var chunkDelta = NewDelta();
+                chunkDelta["tool_calls"] = new JsonArray(new JsonObject
+                {
+                    ["index"] = toolIndex,
+                    ["function"] = new JsonObject { ["arguments"] = partial },
+                });
+                return [Chunk(chunkDelta)];
+            default:
+                return None;
+        }
+    }
+
+    private IReadOnlyList<JsonObject> MessageDelta(JsonObject data)
+    {
+        RecordUsage(data["usage"] as JsonObject);
+        if (AnthropicTranslator.AsString((data["delta"] as JsonObject)?["stop_reason"]) is not { } stopReason)
+        {
+            return None;
+        }
+
+        var chunk = Chunk(NewDelta());
+        var choice = (JsonObject)chunk["choices"]![0]!;
+        choice["finish_reason"] = AnthropicTranslator.FinishReason(stopReason);
+        choice["native_finish_reason"] = stopReason;
+        return [chunk];
+    }
+
+    private IReadOnlyList<JsonObject> MessageStop()
+    {
+        // With no usage at all, no usage chunk: the gateway then counts tokens itself and marks the
+        // record as estimated, which is better than billing zero.
+        if (Usage is not { } usage)
+        {
+            return None;
+        }
+
+        return
+        [
+            new JsonObject
+            {
+                ["object"] = "chat.completion.chunk",
+                ["created"] = created,
+                ["model"] = _model,
+                ["choices"] = new JsonArray(),
+                ["usage"] = usage,
+            },
+        ];
+    }
+
+    private static AnthropicStreamException Error(JsonObject data)
+    {
+        var error = data["error"] as JsonObject;
+        var type = AnthropicTranslator.AsString(error?["type"]) ?? "api_error";
+        var message = AnthropicTranslator.AsString(error?["message"]) is { Length: > 0 } text
+            ? AnthropicTranslator.Sanitise(text)
+            : "The Anthropic stream reported an error.";
+        return new AnthropicStreamException(type, message);
+    }
+
+    // message_start carries the input and cache counts, message_delta the cumulative output count
+    // (and, on newer API versions, input and cache counts again); the latest value reported wins.
+    private void RecordUsage(JsonObject? usage)
+    {
+        _inputTokens = AnthropicTranslator.ReadLong(usage, "input_tokens") ?? _inputTokens;
+        _cacheReadTokens = AnthropicTranslator.ReadLong(usage, "cache_read_input_tokens") ?? _cacheReadTokens;
+        _cacheCreationTokens = AnthropicTranslator.ReadLong(usage, "cache_creation_input_tokens") ?? _cacheCreationTokens;
+        _outputTokens = AnthropicTranslator.ReadLong(usage, "output_tokens") ?? _outputTokens;
+    }
+
+    private JsonObject TextChunk(string text)
+    {
+        var delta = NewDelta();
+        delta["content"] = text;
+        return Chunk(delta);
+    }
+
+    // The role rides on the first chunk only, as in OpenAI's own streams.
+    private JsonObject NewDelta()
+    {
+        var delta = new JsonObject();
+        if (!_roleSent)
+        {
+            delta["role"] = "assistant";
+            _roleSent = true;
+        }
+
+        return delta;
+    }
+
+    private JsonObject Chunk(JsonObject delta) => new()
+    {
+        ["object"] = "chat.completion.chunk",
+        ["created"] = created,
+        ["model"] = _model,
+        ["choices"] = new JsonArray(new JsonObject
+        {
+            ["index"] = 0,
+            ["delta"] = delta,
+            ["finish_reason"] = null,
+        }),
+    };
 }
 
-internal sealed class AnthropicStreamException(string message) : Exception(message);
+/// <summary>
+/// An <c>error</c> event inside an Anthropic stream (e.g. <c>overloaded_error</c> after the 200).
+/// <see cref="Status"/> is what Tollgate reports for it, by the same table as <see cref="AnthropicTranslator.MapError"/>.
+/// </summary>
+internal sealed class AnthropicStreamException(string errorType, string message) : Exception(message)
+{
+    /// <summary>Anthropic's error <c>type</c>, e.g. <c>overloaded_error</c>.</summary>
+    public string ErrorType { get; } = errorType;
+
+    public int Status => AnthropicTranslator.StatusForErrorType(ErrorType) ?? 502;
+}
