@@ -128,6 +128,12 @@ internal static class ChatCompletionsApi
         {
             return; // the client left; its upstream call was cancelled with it
         }
+        catch (ApiException refused) when (response.HasStarted)
+        {
+            // Keep-alive comments already sent the 200: the refusal travels as the error event.
+            await WriteFailureAsync(call.Context, new UpstreamException(refused.StatusCode, refused.Message, retryable: false), call);
+            return;
+        }
 
         var chunks = opened.Value.Chunks;
         var model = opened.Request.Model;
