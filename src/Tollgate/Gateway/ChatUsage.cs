@@ -38,7 +38,16 @@ internal sealed record ChatUsage(int PromptTokens, int CompletionTokens, int Cac
 
     private static bool TryInt(JsonNode? node, out int value)
     {
+        // Providers build numbers as int or long, parsed answers hold JSON text: read them all the same way.
         value = 0;
-        return node is JsonValue v && (v.TryGetValue(out value) || (v.TryGetValue<double>(out var d) && (value = (int)d) >= 0));
+        if (node is not JsonValue v || v.GetValueKind() != System.Text.Json.JsonValueKind.Number ||
+            !decimal.TryParse(v.ToJsonString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var number) ||
+            number < 0 || number > int.MaxValue)
+        {
+            return false;
+        }
+
+        value = (int)number;
+        return true;
     }
 }
