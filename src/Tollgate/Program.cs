@@ -3,6 +3,7 @@ using Tollgate.Accounts;
 using Tollgate.ApiKeys;
 using Tollgate.Authentication;
 using Tollgate.Cli;
+using Tollgate.Credits;
 using Tollgate.Gateway;
 using Tollgate.Health;
 using Tollgate.Http;
@@ -29,6 +30,9 @@ try
     builder.AddAccounts();
     builder.AddApiKeys();
     builder.AddApiKeyAuthentication();
+
+    // Credits: reservations, the ledger, group-committed usage records
+    builder.AddCredits();
 
     // The gateway: model catalogue, providers (openai, anthropic, demo), routing and retries
     builder.AddGateway();

@@ -1,12 +1,14 @@
 using System.Net.Mail;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Options;
+using Tollgate.Credits;
 using Tollgate.Storage;
 
 namespace Tollgate.Accounts;
 
 /// <summary>Creates accounts and checks passwords. Passwords are hashed with ASP.NET Core Identity's hasher.</summary>
-internal sealed class AccountService(IAccountStore store, TimeProvider time)
+internal sealed class AccountService(IAccountStore store, IBillingStore billing, IOptions<CreditsOptions> credits, TimeProvider time)
 {
     public const int MinPasswordLength = 12;
     private const string PasswordAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
@@ -51,6 +53,12 @@ internal sealed class AccountService(IAccountStore store, TimeProvider time)
         if (!await store.InsertAsync(account, _hasher.HashPassword(account, password), cancellationToken))
         {
             throw new ArgumentException($"An account with the e-mail address '{email}' already exists", nameof(email));
+        }
+
+        if (credits.Value.InitialCredits > 0)
+        {
+            await billing.AddCreditsAsync(account.Id, "grant", Money.ToNanos(credits.Value.InitialCredits), "signup", null,
+                "initial credits", account.CreatedAt, cancellationToken);
         }
 
         return new Created(account, generated);

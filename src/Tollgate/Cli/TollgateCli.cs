@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Tollgate.Accounts;
 using Tollgate.ApiKeys;
+using Tollgate.Credits;
 using Tollgate.Http;
 using Tollgate.Storage;
 
@@ -33,6 +34,7 @@ internal static class TollgateCli
         root.Subcommands.Add(serve);
         root.Subcommands.Add(AccountsCommand());
         root.Subcommands.Add(KeysCommand());
+        root.Subcommands.Add(CreditsCommand());
         return root;
     }
 
@@ -168,6 +170,51 @@ internal static class TollgateCli
         return new Command("keys", "Manage API keys") { create, list };
     }
 
+    private static Command CreditsCommand()
+    {
+        var email = new Option<string>("--email") { Description = "The e-mail address of the account", Required = true };
+        var amount = new Option<decimal>("--amount") { Description = "USD to add (negative: an adjustment that takes credits away)", Required = true };
+        var note = new Option<string?>("--note") { Description = "Why, for the ledger" };
+        var grant = new Command("grant", "Grant credits to an account (an entry in its ledger)") { email, amount, note };
+        grant.SetAction((parse, cancellationToken) => WithServicesAsync(async (services, output) =>
+        {
+            var account = await services.GetRequiredService<IAccountStore>().FindByEmailAsync(parse.GetValue(email)!, cancellationToken);
+            if (account is null)
+            {
+                return Fail($"No account has the e-mail address '{parse.GetValue(email)}'");
+            }
+
+            var usd = parse.GetValue(amount);
+            if (usd == 0 || Math.Abs(usd) > 1_000_000)
+            {
+                return Fail("--amount must be non-zero and at most 1000000 USD either way");
+            }
+
+            var credits = await services.GetRequiredService<IBillingStore>().AddCreditsAsync(account.Id, usd > 0 ? "grant" : "adjustment",
+                usd > 0 ? Money.ToNanos(usd) : -Money.ToNanos(-usd), "cli", null, parse.GetValue(note),
+                services.GetRequiredService<TimeProvider>().GetUtcNow(), cancellationToken);
+            output.WriteLine($"{(usd > 0 ? "Granted" : "Adjusted by")} {Money.Format(Money.ToNanos(Math.Abs(usd)))} for {account.Email}; balance now {Money.Format(credits.BalanceNanos)}.");
+            return 0;
+        }, cancellationToken));
+
+        var showEmail = new Option<string>("--email") { Description = "The e-mail address of the account", Required = true };
+        var show = new Command("show", "Show an account's balance") { showEmail };
+        show.SetAction((parse, cancellationToken) => WithServicesAsync(async (services, output) =>
+        {
+            var account = await services.GetRequiredService<IAccountStore>().FindByEmailAsync(parse.GetValue(showEmail)!, cancellationToken);
+            if (account is null)
+            {
+                return Fail($"No account has the e-mail address '{parse.GetValue(showEmail)}'");
+            }
+
+            var credits = await services.GetRequiredService<IBillingStore>().GetCreditsAsync(account.Id, cancellationToken);
+            output.WriteLine($"{account.Email}: balance {Money.Format(credits.BalanceNanos)} (credits {Money.Format(credits.CreditsNanos)}, usage {Money.Format(credits.UsageNanos)})");
+            return 0;
+        }, cancellationToken));
+
+        return new Command("credits", "Manage credits") { grant, show };
+    }
+
     private static ApiKeyChanges ToChanges(string name, string[]? scopes, string[]? models, decimal? limit, string? limitReset,
         DateTimeOffset? expiresAt, TimeProvider time)
     {
@@ -221,6 +268,7 @@ internal static class TollgateCli
         builder.AddStorage();
         builder.AddAccounts();
         builder.AddApiKeys();
+        builder.AddCredits();
         using var host = builder.Build();
         try
         {

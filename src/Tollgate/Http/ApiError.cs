@@ -22,7 +22,8 @@ internal static class ApiError
         int statusCode,
         string message,
         IEnumerable<KeyValuePair<string, object?>>? metadata = null,
-        bool includeRequestId = true)
+        bool includeRequestId = true,
+        IEnumerable<KeyValuePair<string, object?>>? errorFields = null)
     {
         var response = context.Response;
         if (response.HasStarted)
@@ -32,13 +33,14 @@ internal static class ApiError
 
         response.StatusCode = statusCode;
         response.ContentType = "application/json";
-        var body = Serialize(statusCode, message, metadata, includeRequestId ? RequestId.Get(context) : null);
+        var body = Serialize(statusCode, message, metadata, includeRequestId ? RequestId.Get(context) : null, errorFields);
         response.ContentLength = body.Length;
         return response.Body.WriteAsync(body).AsTask();
     }
 
     /// <summary>The envelope as bytes; <paramref name="requestId"/> goes into metadata when given.</summary>
-    public static byte[] Serialize(int statusCode, string message, IEnumerable<KeyValuePair<string, object?>>? metadata, string? requestId)
+    public static byte[] Serialize(int statusCode, string message, IEnumerable<KeyValuePair<string, object?>>? metadata, string? requestId,
+        IEnumerable<KeyValuePair<string, object?>>? errorFields = null)
     {
         using var buffer = new MemoryStream(128);
         using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
@@ -47,6 +49,12 @@ internal static class ApiError
             writer.WriteStartObject("error");
             writer.WriteNumber("code", statusCode);
             writer.WriteString("message", message);
+            foreach (var (name, value) in errorFields ?? [])
+            {
+                writer.WritePropertyName(name);
+                WriteValue(writer, value);
+            }
+
             writer.WriteStartObject("metadata");
             if (metadata is not null)
             {

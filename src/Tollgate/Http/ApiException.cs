@@ -11,6 +11,9 @@ internal sealed class ApiException(int statusCode, string message, IReadOnlyDict
 
     public IReadOnlyDictionary<string, object?> Metadata { get; } = metadata ?? new Dictionary<string, object?>();
 
+    /// <summary>Extra fields of the error object beside <c>code</c> (402's <c>current_balance</c>, which some clients read there).</summary>
+    public IReadOnlyDictionary<string, object?>? ErrorFields { get; init; }
+
     public static ApiException BadRequest(string message, string? param = null) =>
         new(StatusCodes.Status400BadRequest, message, param is null ? null : new Dictionary<string, object?> { ["param"] = param });
 

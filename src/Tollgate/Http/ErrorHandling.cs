@@ -111,7 +111,7 @@ internal static partial class ErrorHandling
         switch (exception)
         {
             case ApiException api:
-                return ApiError.WriteAsync(context, api.StatusCode, api.Message, api.Metadata);
+                return ApiError.WriteAsync(context, api.StatusCode, api.Message, api.Metadata, errorFields: api.ErrorFields);
 
             case BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge }:
                 var limit = context.RequestServices.GetRequiredService<IOptions<LimitsOptions>>().Value.MaxRequestBodyBytes;

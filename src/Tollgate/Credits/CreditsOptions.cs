@@ -1,0 +1,41 @@
+namespace Tollgate.Credits;
+
+/// <summary>Credits and billing (<c>Tollgate:Credits</c>).</summary>
+internal sealed class CreditsOptions
+{
+    public const string Section = "Tollgate:Credits";
+
+    /// <summary>USD every new account starts with (a <c>grant</c> by <c>signup</c>).</summary>
+    public decimal InitialCredits { get; set; }
+
+    /// <summary>
+    /// Also survive power loss: fsync each group commit (SQLite <c>synchronous=FULL</c>). Off,
+    /// a commit reaches the operating system before the answer's last byte, which survives a
+    /// crash of Tollgate (<c>kill -9</c>) but not of the machine.
+    /// </summary>
+    public bool FsyncEachCommit { get; set; }
+
+    /// <summary>Most usage records written in one group commit.</summary>
+    public int MaxBatch { get; set; } = 512;
+
+    /// <summary>A reservation older than this belongs to a request that hung or died; the sweeper releases it.</summary>
+    public TimeSpan ReservationTimeout { get; set; } = TimeSpan.FromMinutes(30);
+
+    internal IEnumerable<string> Validate()
+    {
+        if (InitialCredits is < 0 or > 1_000_000)
+        {
+            yield return $"{Section}:InitialCredits must be between 0 and 1000000 (USD)";
+        }
+
+        if (MaxBatch is < 1 or > 10_000)
+        {
+            yield return $"{Section}:MaxBatch must be between 1 and 10000";
+        }
+
+        if (ReservationTimeout < TimeSpan.FromSeconds(10))
+        {
+            yield return $"{Section}:ReservationTimeout must be at least 00:00:10";
+        }
+    }
+}

@@ -1,0 +1,66 @@
+namespace Tollgate.Credits;
+
+/// <summary>An account's credits: what it holds, what it was given, what it spent (nano-dollars).</summary>
+internal sealed record AccountCredits(long BalanceNanos, long CreditsNanos, long UsageNanos);
+
+/// <summary>A key's spend, for its limit and its Key object: all time and in the current UTC day, week (from Monday) and month.</summary>
+internal sealed record KeySpend(long TotalNanos, long DailyNanos, long WeeklyNanos, long MonthlyNanos)
+{
+    public static readonly KeySpend None = new(0, 0, 0, 0);
+
+    /// <summary>The spend that counts against a limit with this reset (null: all time).</summary>
+    public long ForReset(string? reset) => reset switch
+    {
+        "daily" => DailyNanos,
+        "weekly" => WeeklyNanos,
+        "monthly" => MonthlyNanos,
+        _ => TotalNanos,
+    };
+}
+
+/// <summary>One chat-completion call, as the usage log keeps it.</summary>
+internal sealed record UsageRecord
+{
+    public required string GenerationId { get; init; }
+    public required string AccountId { get; init; }
+    public required string KeyId { get; init; }
+    public required string Model { get; init; }
+    public string? Provider { get; init; }
+    public string? UpstreamModel { get; init; }
+    public int PromptTokens { get; init; }
+    public int CompletionTokens { get; init; }
+    public int CachedTokens { get; init; }
+    public long CostNanos { get; init; }
+    public bool Estimated { get; init; }
+    public bool Streamed { get; init; }
+    public bool Cancelled { get; init; }
+    public string? FinishReason { get; init; }
+    public string? NativeFinishReason { get; init; }
+    public int Status { get; init; }
+    public long LatencyMs { get; init; }
+    public long? FirstTokenMs { get; init; }
+    public string? HttpReferer { get; init; }
+    public string? AppTitle { get; init; }
+    public string? TaskId { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+}
+
+/// <summary>What the billing path needs from storage. SQLite and PostgreSQL implement it.</summary>
+internal interface IBillingStore
+{
+    /// <summary>The account's credits; zeros for an account that never had any.</summary>
+    Task<AccountCredits> GetCreditsAsync(string accountId, CancellationToken cancellationToken);
+
+    /// <summary>Appends a grant, refund or adjustment (signed) and returns the new credits.</summary>
+    Task<AccountCredits> AddCreditsAsync(string accountId, string kind, long amountNanos, string actor, string? reference, string? note,
+        DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Writes a batch in one transaction (a group commit): each record, its daily rollup and, when
+    /// it cost anything, its charge. A generation already charged is not charged again.
+    /// </summary>
+    Task WriteUsageAsync(IReadOnlyList<UsageRecord> records, CancellationToken cancellationToken);
+
+    /// <summary>The key's spend in the periods that contain <paramref name="now"/>.</summary>
+    Task<KeySpend> GetKeySpendAsync(string keyId, DateTimeOffset now, CancellationToken cancellationToken);
+}

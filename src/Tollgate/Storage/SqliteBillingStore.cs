@@ -1,0 +1,177 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+using Tollgate.Credits;
+
+namespace Tollgate.Storage;
+
+internal sealed class SqliteBillingStore(SqliteDatabase database, IOptions<CreditsOptions> options) : IBillingStore
+{
+    public async Task<AccountCredits> GetCreditsAsync(string accountId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await ReadCreditsAsync(connection, null, accountId, cancellationToken);
+    }
+
+    public async Task<AccountCredits> AddCreditsAsync(string accountId, string kind, long amountNanos, string actor, string? reference,
+        string? note, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        using (var insert = connection.Command(
+            """
+            INSERT INTO ledger (account_id, kind, amount_nanos, reference, actor, note, created_at)
+            VALUES (@account, @kind, @amount, @reference, @actor, @note, @at)
+            """,
+            ("@account", accountId), ("@kind", kind), ("@amount", amountNanos), ("@reference", reference),
+            ("@actor", actor), ("@note", note), ("@at", at.ToUnixMs())))
+        {
+            insert.Transaction = transaction;
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        using (var balance = connection.Command(
+            """
+            INSERT INTO balances (account_id, balance_nanos, credits_nanos, usage_nanos, updated_at)
+            VALUES (@account, @amount, @amount, 0, @at)
+            ON CONFLICT (account_id) DO UPDATE SET balance_nanos = balance_nanos + @amount,
+                credits_nanos = credits_nanos + @amount, updated_at = @at
+            """,
+            ("@account", accountId), ("@amount", amountNanos), ("@at", at.ToUnixMs())))
+        {
+            balance.Transaction = transaction;
+            await balance.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        var credits = await ReadCreditsAsync(connection, transaction, accountId, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return credits;
+    }
+
+    public async Task WriteUsageAsync(IReadOnlyList<UsageRecord> records, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        if (options.Value.FsyncEachCommit)
+        {
+            using var full = connection.Command("PRAGMA synchronous = FULL");
+            await full.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        using var record = connection.Command(
+            """
+            INSERT INTO usage_records (generation_id, account_id, key_id, model, provider, upstream_model, prompt_tokens,
+                completion_tokens, cached_tokens, cost_nanos, estimated, streamed, cancelled, finish_reason, native_finish_reason,
+                status, latency_ms, first_token_ms, http_referer, app_title, task_id, created_at)
+            VALUES (@id, @account, @key, @model, @provider, @upstream, @prompt, @completion, @cached, @cost, @estimated, @streamed,
+                @cancelled, @finish, @native, @status, @latency, @ttft, @referer, @title, @task, @at)
+            ON CONFLICT (generation_id) DO NOTHING
+            """,
+            ("@id", ""), ("@account", ""), ("@key", ""), ("@model", ""), ("@provider", null), ("@upstream", null), ("@prompt", 0),
+            ("@completion", 0), ("@cached", 0), ("@cost", 0L), ("@estimated", false), ("@streamed", false), ("@cancelled", false),
+            ("@finish", null), ("@native", null), ("@status", 0), ("@latency", 0L), ("@ttft", null), ("@referer", null),
+            ("@title", null), ("@task", null), ("@at", 0L));
+        using var daily = connection.Command(
+            """
+            INSERT INTO usage_daily (account_id, day, key_id, model, requests, prompt_tokens, completion_tokens, cost_nanos)
+            VALUES (@account, @day, @key, @model, 1, @prompt, @completion, @cost)
+            ON CONFLICT (account_id, day, key_id, model) DO UPDATE SET requests = requests + 1,
+                prompt_tokens = prompt_tokens + @prompt, completion_tokens = completion_tokens + @completion, cost_nanos = cost_nanos + @cost
+            """,
+            ("@account", ""), ("@day", 0L), ("@key", ""), ("@model", ""), ("@prompt", 0), ("@completion", 0), ("@cost", 0L));
+        using var charge = connection.Command(
+            """
+            INSERT INTO ledger (account_id, kind, amount_nanos, reference, key_id, actor, created_at)
+            VALUES (@account, 'charge', -@cost, @id, @key, 'gateway', @at)
+            """,
+            ("@account", ""), ("@cost", 0L), ("@id", ""), ("@key", ""), ("@at", 0L));
+        using var balance = connection.Command(
+            """
+            INSERT INTO balances (account_id, balance_nanos, credits_nanos, usage_nanos, updated_at)
+            VALUES (@account, -@cost, 0, @cost, @at)
+            ON CONFLICT (account_id) DO UPDATE SET balance_nanos = balance_nanos - @cost, usage_nanos = usage_nanos + @cost, updated_at = @at
+            """,
+            ("@account", ""), ("@cost", 0L), ("@at", 0L));
+        foreach (var command in new[] { record, daily, charge, balance })
+        {
+            command.Transaction = transaction;
+        }
+
+        foreach (var r in records)
+        {
+            Set(record, ("@id", r.GenerationId), ("@account", r.AccountId), ("@key", r.KeyId), ("@model", r.Model), ("@provider", r.Provider),
+                ("@upstream", r.UpstreamModel), ("@prompt", r.PromptTokens), ("@completion", r.CompletionTokens), ("@cached", r.CachedTokens),
+                ("@cost", r.CostNanos), ("@estimated", r.Estimated), ("@streamed", r.Streamed), ("@cancelled", r.Cancelled),
+                ("@finish", r.FinishReason), ("@native", r.NativeFinishReason), ("@status", r.Status), ("@latency", r.LatencyMs),
+                ("@ttft", r.FirstTokenMs), ("@referer", r.HttpReferer), ("@title", r.AppTitle), ("@task", r.TaskId), ("@at", r.CreatedAt.ToUnixMs()));
+            if (await record.ExecuteNonQueryAsync(cancellationToken) == 0)
+            {
+                continue; // written before: neither the rollup nor the charge may count twice
+            }
+
+            Set(daily, ("@account", r.AccountId), ("@day", Day(r.CreatedAt)), ("@key", r.KeyId), ("@model", r.Model),
+                ("@prompt", r.PromptTokens), ("@completion", r.CompletionTokens), ("@cost", r.CostNanos));
+            await daily.ExecuteNonQueryAsync(cancellationToken);
+            if (r.CostNanos <= 0)
+            {
+                continue;
+            }
+
+            Set(charge, ("@account", r.AccountId), ("@cost", r.CostNanos), ("@id", r.GenerationId), ("@key", r.KeyId), ("@at", r.CreatedAt.ToUnixMs()));
+            await charge.ExecuteNonQueryAsync(cancellationToken);
+            Set(balance, ("@account", r.AccountId), ("@cost", r.CostNanos), ("@at", r.CreatedAt.ToUnixMs()));
+            await balance.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<KeySpend> GetKeySpendAsync(string keyId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var (day, week, month) = PeriodStarts(now);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var command = connection.Command(
+            """
+            SELECT COALESCE(SUM(cost_nanos), 0),
+                   COALESCE(SUM(CASE WHEN day >= @day THEN cost_nanos END), 0),
+                   COALESCE(SUM(CASE WHEN day >= @week THEN cost_nanos END), 0),
+                   COALESCE(SUM(CASE WHEN day >= @month THEN cost_nanos END), 0)
+            FROM usage_daily WHERE key_id = @key
+            """,
+            ("@key", keyId), ("@day", day), ("@week", week), ("@month", month));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return new KeySpend(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
+    }
+
+    /// <summary>The first UTC day of the current day, week (from Monday) and month, as days since 1970-01-01.</summary>
+    internal static (long Day, long Week, long Month) PeriodStarts(DateTimeOffset now)
+    {
+        var today = DateOnly.FromDateTime(now.UtcDateTime);
+        var sinceMonday = ((int)today.DayOfWeek + 6) % 7;
+        return (Day(today), Day(today.AddDays(-sinceMonday)), Day(new DateOnly(today.Year, today.Month, 1)));
+    }
+
+    internal static long Day(DateTimeOffset time) => Day(DateOnly.FromDateTime(time.UtcDateTime));
+
+    private static long Day(DateOnly date) => date.DayNumber - DateOnly.FromDayNumber(0).AddYears(1969).DayNumber;
+
+    private static void Set(SqliteCommand command, params (string Name, object? Value)[] values)
+    {
+        foreach (var (name, value) in values)
+        {
+            command.Parameters[name].Value = value ?? DBNull.Value;
+        }
+    }
+
+    private static async Task<AccountCredits> ReadCreditsAsync(SqliteConnection connection, SqliteTransaction? transaction, string accountId,
+        CancellationToken cancellationToken)
+    {
+        using var command = connection.Command(
+            "SELECT balance_nanos, credits_nanos, usage_nanos FROM balances WHERE account_id = @account", ("@account", accountId));
+        command.Transaction = transaction;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await reader.ReadAsync(cancellationToken)
+            ? new AccountCredits(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2))
+            : new AccountCredits(0, 0, 0);
+    }
+}
