@@ -1,8 +1,10 @@
+using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
 using Tollgate.ApiKeys;
 using Tollgate.Authentication;
+using Tollgate.Credits;
 using Tollgate.Http;
 using Tollgate.Models;
 using Tollgate.Providers;
@@ -12,12 +14,16 @@ namespace Tollgate.Gateway;
 
 /// <summary>
 /// <c>POST /api/v1/chat/completions</c>, top to bottom: authenticate and authorise (the scope
-/// policy), read the request, resolve the models the key may use, route to a deployment (with
-/// retries and fallbacks), answer — whole or streamed — in the OpenAI shape with Tollgate's ids.
-/// Credits (reserve, settle) and the usage record join here with the credits issue.
+/// policy) → read the request → resolve the models the key may use → reserve the most it can cost
+/// → route to a deployment (retries, fallbacks) → answer, whole or streamed, with Tollgate's ids
+/// → settle the charge and write the usage record, durably, before the answer's last byte.
 /// </summary>
 internal static class ChatCompletionsApi
 {
+    /// <summary>Prompt tokens are counted with one vocabulary; other model families may count more. Reserve with room.</summary>
+    private const decimal PromptEstimateMargin = 1.2m;
+    private const int MaxHeaderLength = 512;
+
     public static IEndpointRouteBuilder MapChatCompletionsApi(this IEndpointRouteBuilder app)
     {
         app.MapPost("/api/v1/chat/completions", HandleAsync).RequireScope(ApiKeyScopes.Inference);
@@ -25,8 +31,9 @@ internal static class ChatCompletionsApi
     }
 
     private static async Task HandleAsync(HttpContext context, ChatRouter router, ProviderSet providers, TokenCounter tokens,
-        TimeProvider time, IOptions<GatewayOptions> options)
+        CreditLedger credits, TimeProvider time, IOptions<GatewayOptions> options)
     {
+        var started = Stopwatch.GetTimestamp();
         var key = context.GetApiKey();
         var request = await ChatRequest.ReadAsync(context.Request, options.Value.MaxFallbackModels, context.RequestAborted);
         var models = router.ResolveModels(request, key);
@@ -39,25 +46,130 @@ internal static class ChatCompletionsApi
             }
         }
 
-        var call = new Call(context, request, Ids.Generation(), time.GetUtcNow().ToUnixTimeSeconds(), router, providers, tokens);
+        // Reserve the most the request can cost on any of its models; 402 when that is not covered.
+        var promptTokens = tokens.CountPrompt(request.Body);
+        var reserveTokens = (int)Math.Ceiling(promptTokens * PromptEstimateMargin) + 16;
+        var maxCost = models.Max(m => MaxCostNanos(m, reserveTokens, request.MaxTokens));
+        var reservation = await credits.ReserveAsync(key, maxCost,
+            (source, available) => InsufficientMessage(source, available, models[0], reserveTokens, request.MaxTokens), context.RequestAborted);
+
+        var call = new Call(context, request, key, reservation, credits, Ids.Generation(), time, started, router, providers, tokens, promptTokens);
         context.Response.Headers["X-Generation-Id"] = call.GenerationId;
-        if (request.Stream)
+        try
         {
-            await StreamAsync(call, models, options.Value.KeepAliveInterval, time);
+            if (request.Stream)
+            {
+                await StreamAsync(call, models, options.Value.KeepAliveInterval);
+            }
+            else
+            {
+                await CompleteAsync(call, models);
+            }
         }
-        else
+        finally
         {
-            await CompleteAsync(call, models);
+            // Whatever ended the call without a settlement (a refusal, a bug, the client leaving early): nothing delivered, nothing charged.
+            credits.Release(reservation);
         }
     }
 
-    private sealed record Call(HttpContext Context, ChatRequest Request, string GenerationId, long Created,
-        ChatRouter Router, ProviderSet Providers, TokenCounter Tokens)
+    private static long MaxCostNanos(ModelDefinition model, int promptTokens, int? maxTokens) =>
+        Money.ToNanos(promptTokens * model.Pricing.Prompt + (maxTokens ?? model.MaxCompletionTokens) * model.Pricing.Completion);
+
+    private static string InsufficientMessage(LimitSource source, long availableNanos, ModelDefinition model, int promptTokens, int? maxTokens)
     {
+        var requested = maxTokens ?? model.MaxCompletionTokens;
+        var left = availableNanos - Money.ToNanos(promptTokens * model.Pricing.Prompt);
+        var perToken = model.Pricing.Completion * Money.NanosPerUsd;
+        var affordable = perToken > 0 ? (long)Math.Floor(left / perToken) : requested;
+        if (affordable <= 0)
+        {
+            return source == LimitSource.KeyLimit
+                ? $"Insufficient credits: this API key's limit has {Money.Format(availableNanos)} left"
+                : $"Insufficient credits: balance {Money.Format(availableNanos)}";
+        }
+
+        return $"This request requires more credits, or fewer max_tokens. You requested up to {requested} tokens, but can only afford {affordable}." +
+            (source == LimitSource.KeyLimit ? " (this API key's own credit limit)" : "");
+    }
+
+    /// <summary>One call in flight: what it is, what it reserved, what it has produced so far.</summary>
+    private sealed class Call(HttpContext context, ChatRequest request, ApiKey key, Reservation reservation, CreditLedger credits,
+        string generationId, TimeProvider time, long started, ChatRouter router, ProviderSet providers, TokenCounter tokens, int promptTokens)
+    {
+        public HttpContext Context { get; } = context;
+        public ChatRequest Request { get; } = request;
+        public string GenerationId { get; } = generationId;
+        public long Created { get; } = time.GetUtcNow().ToUnixTimeSeconds();
+        public ChatRouter Router { get; } = router;
+        public ProviderSet Providers { get; } = providers;
         public CancellationToken Aborted => Context.RequestAborted;
 
-        public ChatUsage Estimate(string completionText) =>
-            new(Tokens.CountPrompt(Request.Body), Tokens.Count(completionText), 0, Estimated: true);
+        /// <summary>When the request arrived (<see cref="Stopwatch"/> timestamp).</summary>
+        public long Started { get; } = started;
+
+        /// <summary>Milliseconds from the request's arrival to its first chunk (streams).</summary>
+        public long? FirstTokenMs { get; set; }
+
+        public string? FinishReason { get; set; }
+
+        public string? NativeFinishReason { get; set; }
+
+        public ChatUsage Estimate(string completionText) => new(promptTokens, tokens.Count(completionText), 0, Estimated: true);
+
+        /// <summary>Charges <paramref name="usage"/> and writes the usage record; returns the charge. Durable when it returns.</summary>
+        public async Task<long> SettleAsync(ProviderRequest answered, ChatUsage usage, int status, bool cancelled)
+        {
+            var cost = usage.CostNanos(answered.Model.Pricing);
+            await credits.SettleAsync(reservation, Record(answered.Model.Id, answered.Provider.Name, answered.Deployment.Model, usage, cost, status, cancelled));
+            return cost;
+        }
+
+        /// <summary>A call that delivered nothing: no charge, but the usage log still has it.</summary>
+        public async Task RecordFailureAsync(int status, string? providerName, bool cancelled)
+        {
+            credits.Release(reservation);
+            await credits.RecordAsync(Record(Request.ModelIds[0], providerName, null, new ChatUsage(0, 0, 0, false), 0, status, cancelled));
+        }
+
+        private UsageRecord Record(string model, string? provider, string? upstreamModel, ChatUsage usage, long cost, int status, bool cancelled) => new()
+        {
+            GenerationId = GenerationId,
+            AccountId = key.AccountId,
+            KeyId = key.Id,
+            Model = model,
+            Provider = provider,
+            UpstreamModel = upstreamModel,
+            PromptTokens = usage.PromptTokens,
+            CompletionTokens = usage.CompletionTokens,
+            CachedTokens = usage.CachedTokens,
+            CostNanos = cost,
+            Estimated = usage.Estimated,
+            Streamed = Request.Stream,
+            Cancelled = cancelled,
+            FinishReason = FinishReason,
+            NativeFinishReason = NativeFinishReason,
+            Status = status,
+            LatencyMs = (long)Stopwatch.GetElapsedTime(Started).TotalMilliseconds,
+            FirstTokenMs = FirstTokenMs,
+            HttpReferer = Header("HTTP-Referer"),
+            AppTitle = Header("X-Title"),
+            TaskId = Header("X-Task-ID"),
+            CreatedAt = time.GetUtcNow(),
+        };
+
+        private string? Header(string name) => Context.Request.Headers[name].ToString() is { Length: > 0 } value
+            ? value.Length <= MaxHeaderLength ? value : value[..MaxHeaderLength]
+            : null;
+
+        public void NoteFinish(JsonObject? choice)
+        {
+            if (choice?["finish_reason"] is JsonValue finish && finish.TryGetValue<string>(out var reason))
+            {
+                FinishReason = reason;
+                NativeFinishReason = choice["native_finish_reason"] is JsonValue native && native.TryGetValue<string>(out var n) ? n : reason;
+            }
+        }
     }
 
     private static async Task CompleteAsync(Call call, IReadOnlyList<ModelDefinition> models)
@@ -70,6 +182,7 @@ internal static class ChatCompletionsApi
         }
         catch (UpstreamException failure)
         {
+            await call.RecordFailureAsync(failure.StatusCode, failure.ProviderName, cancelled: false);
             await WriteFailureAsync(call.Context, failure);
             return;
         }
@@ -80,8 +193,11 @@ internal static class ChatCompletionsApi
         var usage = ChatUsage.FromOpenAi(answer["usage"]) ?? call.Estimate(CompletionText(answer));
         ChatResponses.Stamp(answer, call.GenerationId, model.Id, "chat.completion");
         answer["created"] ??= call.Created;
-        answer["usage"] = usage.ToJson(model.Pricing);
+        call.NoteFinish((answer["choices"] as JsonArray)?.FirstOrDefault() as JsonObject);
 
+        // Charged and recorded before the first byte of the answer leaves.
+        var cost = await call.SettleAsync(result.Request, usage, StatusCodes.Status200OK, cancelled: false);
+        answer["usage"] = usage.ToJson(cost);
         await ChatResponses.WriteJsonAsync(call.Context.Response, answer, call.Aborted);
     }
 
@@ -99,12 +215,13 @@ internal static class ChatCompletionsApi
     /// <summary>A stream that has produced its first chunk, so the answer can start.</summary>
     private sealed record OpenStream(IAsyncEnumerator<JsonObject> Chunks);
 
-    private static async Task StreamAsync(Call call, IReadOnlyList<ModelDefinition> models, TimeSpan keepAlive, TimeProvider time)
+    private static async Task StreamAsync(Call call, IReadOnlyList<ModelDefinition> models, TimeSpan keepAlive)
     {
         var response = call.Context.Response;
         var attempt = call.Router.ExecuteAsync(call.Request, models, OpenAsync, call.Aborted);
 
         // Until the upstream's first byte, a comment every few seconds keeps proxies from closing the connection.
+        var time = call.Context.RequestServices.GetRequiredService<TimeProvider>();
         while (!attempt.IsCompleted && !call.Aborted.IsCancellationRequested)
         {
             var tick = Task.Delay(keepAlive, time, call.Aborted);
@@ -119,31 +236,37 @@ internal static class ChatCompletionsApi
         {
             opened = await attempt;
         }
-        catch (UpstreamException failure)
+        catch (UpstreamException refusal)
         {
-            await WriteFailureAsync(call.Context, failure, call);
+            await call.RecordFailureAsync(refusal.StatusCode, refusal.ProviderName, cancelled: false);
+            await WriteFailureAsync(call.Context, refusal, call);
             return;
         }
         catch (OperationCanceledException) when (call.Aborted.IsCancellationRequested)
         {
-            return; // the client left; its upstream call was cancelled with it
+            // The client left before the answer started; its upstream call was cancelled with it.
+            await call.RecordFailureAsync(499, null, cancelled: true);
+            return;
         }
         catch (ApiException refused) when (response.HasStarted)
         {
             // Keep-alive comments already sent the 200: the refusal travels as the error event.
+            await call.RecordFailureAsync(refused.StatusCode, null, cancelled: false);
             await WriteFailureAsync(call.Context, new UpstreamException(refused.StatusCode, refused.Message, retryable: false), call);
             return;
         }
 
         var chunks = opened.Value.Chunks;
-        var model = opened.Request.Model;
-        var provider = opened.Request.Provider;
+        var answered = opened.Request;
+        var model = answered.Model;
+        var provider = answered.Provider;
         using var cancellation = opened.Cancellation;
         await using var _ = chunks;
         ChatResponses.StartEventStream(response);
         var writer = response.BodyWriter;
         ChatUsage? usage = null;
         var text = new StringBuilder();
+        UpstreamException? failure = null;
         try
         {
             var chunk = chunks.Current;
@@ -165,6 +288,8 @@ internal static class ChatCompletionsApi
                         ChatResponses.CollectText(choice["delta"] as JsonObject, text);
                     }
 
+                    call.NoteFinish(choices[0] as JsonObject);
+                    call.FirstTokenMs ??= (long)Stopwatch.GetElapsedTime(call.Started).TotalMilliseconds;
                     await ChatResponses.WriteEventAsync(writer, chunk, call.Aborted);
                 }
 
@@ -177,25 +302,48 @@ internal static class ChatCompletionsApi
                 chunk = chunks.Current;
             }
         }
-        catch (UpstreamException failure)
+        catch (UpstreamException upstream)
         {
-            failure.ProviderName ??= provider.Name;
-            await ChatResponses.WriteEventAsync(writer, ChatResponses.ErrorEvent(call.GenerationId, model.Id, call.Created, failure, provider.Name), CancellationToken.None);
-            return;
+            upstream.ProviderName ??= provider.Name;
+            failure = upstream;
         }
         catch (Exception exception) when (exception is OperationCanceledException or IOException or HttpRequestException)
         {
             if (call.Aborted.IsCancellationRequested)
             {
-                return; // the client left mid-stream: the upstream call is cancelled with it
+                // The client left mid-stream: the upstream call is cancelled with it; charge what was generated.
+                await call.SettleAsync(answered, usage ?? call.Estimate(text.ToString()), 499, cancelled: true);
+                return;
             }
 
-            var idle = new UpstreamException(408, $"{provider.Name} sent nothing for {provider.IdleTimeout.TotalSeconds:0.###} s", retryable: false);
-            await ChatResponses.WriteEventAsync(writer, ChatResponses.ErrorEvent(call.GenerationId, model.Id, call.Created, idle, provider.Name), CancellationToken.None);
+            failure = new UpstreamException(408, $"{provider.Name} sent nothing for {provider.IdleTimeout.TotalSeconds:0.###} s", retryable: false)
+            {
+                ProviderName = provider.Name,
+            };
+        }
+
+        if (failure is not null)
+        {
+            // Part of the answer was delivered: it is charged, then the stream ends with the error event.
+            await call.SettleAsync(answered, usage ?? call.Estimate(text.ToString()), failure.StatusCode, cancelled: false);
+            await ChatResponses.WriteEventAsync(writer, ChatResponses.ErrorEvent(call.GenerationId, model.Id, call.Created, failure, provider.Name), CancellationToken.None);
             return;
         }
 
         usage ??= call.Estimate(text.ToString());
+        long cost;
+        try
+        {
+            // Charged and recorded before the last chunk leaves: a client that saw [DONE] was billed.
+            cost = await call.SettleAsync(answered, usage, StatusCodes.Status200OK, cancelled: false);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            var billing = new UpstreamException(500, "The answer could not be billed; it is incomplete", retryable: false);
+            await ChatResponses.WriteEventAsync(writer, ChatResponses.ErrorEvent(call.GenerationId, model.Id, call.Created, billing, null), CancellationToken.None);
+            return;
+        }
+
         var last = new JsonObject
         {
             ["id"] = call.GenerationId,
@@ -203,7 +351,7 @@ internal static class ChatCompletionsApi
             ["created"] = call.Created,
             ["model"] = model.Id,
             ["choices"] = new JsonArray(),
-            ["usage"] = usage.ToJson(model.Pricing),
+            ["usage"] = usage.ToJson(cost),
         };
         await ChatResponses.WriteEventAsync(writer, last, call.Aborted);
         await ChatResponses.WriteDoneAsync(writer, call.Aborted);

@@ -26,14 +26,17 @@ internal sealed record ChatUsage(int PromptTokens, int CompletionTokens, int Cac
         return new ChatUsage(prompt, completion, cached, Estimated: false);
     }
 
-    /// <summary>SPEC section 3's usage object, with <c>cost</c>.</summary>
-    public JsonObject ToJson(ModelPricing pricing) => new()
+    /// <summary>The cost in nano-dollars, rounded up: what the ledger charges and the answer shows.</summary>
+    public long CostNanos(ModelPricing pricing) => Credits.Money.ToNanos(Cost(pricing));
+
+    /// <summary>SPEC section 3's usage object, with <c>cost</c> in USD as charged.</summary>
+    public JsonObject ToJson(long costNanos) => new()
     {
         ["prompt_tokens"] = PromptTokens,
         ["completion_tokens"] = CompletionTokens,
         ["total_tokens"] = PromptTokens + CompletionTokens,
         ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = CachedTokens },
-        ["cost"] = Cost(pricing),
+        ["cost"] = Credits.Money.ToUsd(costNanos),
     };
 
     private static bool TryInt(JsonNode? node, out int value)
