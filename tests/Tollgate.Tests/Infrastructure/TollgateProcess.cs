@@ -90,6 +90,13 @@ internal sealed partial class TollgateProcess : IAsyncDisposable
         throw new InvalidOperationException("Tollgate did not start:\n" + output);
     }
 
+    /// <summary>SIGKILL: no shutdown, no flush, nothing Tollgate can do about it.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: false);
+        await _process.WaitForExitAsync();
+    }
+
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         using var cancellation = new CancellationTokenSource(timeout);
