@@ -14,7 +14,12 @@ internal sealed partial class BillingWriter(IBillingStore store, IOptions<Credit
 {
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
 
+    private long _commits;
+
     private sealed record Pending(UsageRecord Record, TaskCompletionSource Written);
+
+    /// <summary>Group commits so far (records per commit = records / commits).</summary>
+    public long Commits => Interlocked.Read(ref _commits);
 
     /// <summary>Completes once the record (and its charge) is committed.</summary>
     public Task WriteAsync(UsageRecord record)
@@ -45,6 +50,7 @@ internal sealed partial class BillingWriter(IBillingStore store, IOptions<Credit
             try
             {
                 await store.WriteUsageAsync(records, CancellationToken.None);
+                Interlocked.Increment(ref _commits);
                 foreach (var pending in batch)
                 {
                     pending.Written.TrySetResult();

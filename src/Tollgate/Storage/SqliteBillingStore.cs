@@ -50,10 +50,14 @@ internal sealed class SqliteBillingStore(SqliteDatabase database, IOptions<Credi
     public async Task WriteUsageAsync(IReadOnlyList<UsageRecord> records, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
-        if (options.Value.FsyncEachCommit)
+
+        // The commit path never checkpoints (that copies the WAL into the database file and fsyncs it,
+        // milliseconds): WalCheckpointer does it in the background.
+        using (var pragmas = connection.Command(options.Value.FsyncEachCommit
+            ? "PRAGMA wal_autocheckpoint = 0; PRAGMA synchronous = FULL;"
+            : "PRAGMA wal_autocheckpoint = 0;"))
         {
-            using var full = connection.Command("PRAGMA synchronous = FULL");
-            await full.ExecuteNonQueryAsync(cancellationToken);
+            await pragmas.ExecuteNonQueryAsync(cancellationToken);
         }
 
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);

@@ -31,6 +31,7 @@ internal static class StorageExtensions
         builder.Services.AddSingleton<IApiKeyStore, SqliteApiKeyStore>();
         builder.Services.AddSingleton<StorageInitializer>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StorageInitializer>());
+        builder.Services.AddHostedService<WalCheckpointer>();
         return builder;
     }
 }
