@@ -9,6 +9,7 @@ using Tollgate.Health;
 using Tollgate.Http;
 using Tollgate.Models;
 using Tollgate.Storage;
+using Tollgate.Usage;
 
 // Commands other than `serve` (accounts, keys...) run and exit without starting the server.
 if (TollgateCli.IsCommand(args))
@@ -34,6 +35,9 @@ try
     // Credits: reservations, the ledger, group-committed usage records
     builder.AddCredits();
 
+    // The usage log's read side: /key, /credits, /generation, /usage
+    builder.AddUsage();
+
     // The gateway: model catalogue, providers (openai, anthropic, demo), routing and retries
     builder.AddGateway();
 
@@ -48,6 +52,8 @@ try
     app.MapApiKeysApi();
     app.MapModelsApi();
     app.MapChatCompletionsApi();
+    app.MapUsageApi();
+    app.MapCreditsApi();
 
     app.Lifetime.ApplicationStarted.Register(() => FirstRun.PrintWelcome(app));
 

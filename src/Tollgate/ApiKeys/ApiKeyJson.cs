@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Tollgate.Credits;
 
 namespace Tollgate.ApiKeys;
 
@@ -22,35 +23,35 @@ internal sealed record KeyDto(
     DateTime? LastUsedAt,
     DateTime? ExpiresAt)
 {
-    private const decimal NanosPerUsd = 1_000_000_000m;
+    /// <summary>The key with its spend (all time and in the current UTC day, week and month).</summary>
+    public static KeyDto From(ApiKey key, KeySpend spend) => new(
+        key.Id,
+        key.Name,
+        key.Label,
+        ApiKeyScopeNames.ToNames(key.Scopes),
+        key.Models,
+        key.Disabled,
+        key.LimitNanos is { } limit ? Money.ToUsd(limit) : null,
+        RemainingUsd(key, spend),
+        key.LimitReset,
+        Money.ToUsd(spend.TotalNanos),
+        Money.ToUsd(spend.DailyNanos),
+        Money.ToUsd(spend.WeeklyNanos),
+        Money.ToUsd(spend.MonthlyNanos),
+        new RateLimitDto(key.RateLimitRequestsPerMinute),
+        ToWire(key.CreatedAt),
+        key.LastUsedAt is { } used ? ToWire(used) : null,
+        key.ExpiresAt is { } expires ? ToWire(expires) : null);
 
-    public static KeyDto From(ApiKey key)
-    {
-        // Spend per key arrives with the credits feature; until then every key has used nothing.
-        const decimal usage = 0m;
-        decimal? limit = key.LimitNanos / NanosPerUsd;
-        return new KeyDto(
-            key.Id,
-            key.Name,
-            key.Label,
-            ApiKeyScopeNames.ToNames(key.Scopes),
-            key.Models,
-            key.Disabled,
-            limit,
-            limit is null ? null : Math.Max(0m, limit.Value - usage),
-            key.LimitReset,
-            usage,
-            usage,
-            usage,
-            usage,
-            new RateLimitDto(key.RateLimitRequestsPerMinute),
-            ToWire(key.CreatedAt),
-            key.LastUsedAt is { } used ? ToWire(used) : null,
-            key.ExpiresAt is { } expires ? ToWire(expires) : null);
-    }
+    /// <summary>
+    /// What the key may still spend in its current reset period (all time without a reset), never
+    /// below zero; null when it has no limit. Reservations of calls in flight are not subtracted.
+    /// </summary>
+    public static decimal? RemainingUsd(ApiKey key, KeySpend spend) =>
+        key.LimitNanos is { } limit ? Money.ToUsd(Math.Max(0, limit - spend.ForReset(key.LimitReset))) : null;
 
     /// <summary>UTC, to the millisecond (what storage keeps), so a time reads the same in every response.</summary>
-    private static DateTime ToWire(DateTimeOffset time) =>
+    internal static DateTime ToWire(DateTimeOffset time) =>
         new(time.UtcTicks - time.UtcTicks % TimeSpan.TicksPerMillisecond, DateTimeKind.Utc);
 }
 

@@ -1,6 +1,9 @@
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using Tollgate.Authentication;
+using Tollgate.Credits;
 using Tollgate.Http;
+using Tollgate.Usage;
 
 namespace Tollgate.ApiKeys;
 
@@ -19,11 +22,16 @@ internal static class ApiKeysApi
         return app;
     }
 
-    private static async Task<IResult> ListAsync(HttpContext context, ApiKeyService keys, CancellationToken cancellationToken)
+    private static async Task<IResult> ListAsync(HttpContext context, ApiKeyService keys, [FromServices] IUsageStore usage, TimeProvider time,
+        CancellationToken cancellationToken)
     {
         var caller = context.GetApiKey();
         var list = await keys.ListAsync(caller.AccountId, cancellationToken);
-        return TypedResults.Json(new KeyListResponse(list.Select(KeyDto.From).ToArray()), ApiKeyJsonContext.Default.KeyListResponse);
+
+        // One query for the spend of every key of the account, not one per key.
+        var spends = await usage.GetKeySpendsAsync(caller.AccountId, time.GetUtcNow(), cancellationToken);
+        var data = list.Select(key => KeyDto.From(key, spends.GetValueOrDefault(key.Id, KeySpend.None))).ToArray();
+        return TypedResults.Json(new KeyListResponse(data), ApiKeyJsonContext.Default.KeyListResponse);
     }
 
     private static async Task<IResult> CreateAsync(HttpContext context, ApiKeyService keys, TimeProvider time, CancellationToken cancellationToken)
@@ -32,23 +40,26 @@ internal static class ApiKeysApi
         using var body = await JsonRequest.ReadObjectAsync(context.Request, optional: false, cancellationToken);
         var changes = ApiKeyChanges.Parse(body.RootElement, time.GetUtcNow());
         var created = await keys.CreateAsync(caller.AccountId, caller, changes, cancellationToken);
-        return TypedResults.Json(new KeyWithSecretResponse(KeyDto.From(created.Key), created.Secret),
+        // A new key has spent nothing yet.
+        return TypedResults.Json(new KeyWithSecretResponse(KeyDto.From(created.Key, KeySpend.None), created.Secret),
             ApiKeyJsonContext.Default.KeyWithSecretResponse, statusCode: StatusCodes.Status201Created);
     }
 
-    private static async Task<IResult> GetAsync(string id, HttpContext context, ApiKeyService keys, CancellationToken cancellationToken)
+    private static async Task<IResult> GetAsync(string id, HttpContext context, ApiKeyService keys, IBillingStore billing, TimeProvider time,
+        CancellationToken cancellationToken)
     {
         var key = await keys.GetAsync(context.GetApiKey().AccountId, id, cancellationToken);
-        return TypedResults.Json(new KeyResponse(KeyDto.From(key)), ApiKeyJsonContext.Default.KeyResponse);
+        return TypedResults.Json(new KeyResponse(await WithSpendAsync(key, billing, time, cancellationToken)), ApiKeyJsonContext.Default.KeyResponse);
     }
 
-    private static async Task<IResult> UpdateAsync(string id, HttpContext context, ApiKeyService keys, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<IResult> UpdateAsync(string id, HttpContext context, ApiKeyService keys, IBillingStore billing, TimeProvider time,
+        CancellationToken cancellationToken)
     {
         var caller = context.GetApiKey();
         using var body = await JsonRequest.ReadObjectAsync(context.Request, optional: false, cancellationToken);
         var changes = ApiKeyChanges.Parse(body.RootElement, time.GetUtcNow());
         var key = await keys.UpdateAsync(caller.AccountId, caller, id, changes, cancellationToken);
-        return TypedResults.Json(new KeyResponse(KeyDto.From(key)), ApiKeyJsonContext.Default.KeyResponse);
+        return TypedResults.Json(new KeyResponse(await WithSpendAsync(key, billing, time, cancellationToken)), ApiKeyJsonContext.Default.KeyResponse);
     }
 
     private static async Task<IResult> DeleteAsync(string id, HttpContext context, ApiKeyService keys, CancellationToken cancellationToken)
@@ -57,15 +68,21 @@ internal static class ApiKeysApi
         return TypedResults.Json(new KeyDeletedResponse(new KeyDeletedDto(id, Deleted: true)), ApiKeyJsonContext.Default.KeyDeletedResponse);
     }
 
-    private static async Task<IResult> RotateAsync(string id, HttpContext context, ApiKeyService keys, IOptions<ApiKeyOptions> options, CancellationToken cancellationToken)
+    private static async Task<IResult> RotateAsync(string id, HttpContext context, ApiKeyService keys, IOptions<ApiKeyOptions> options,
+        IBillingStore billing, TimeProvider time, CancellationToken cancellationToken)
     {
         var caller = context.GetApiKey();
         using var body = await JsonRequest.ReadObjectAsync(context.Request, optional: true, cancellationToken);
         var maxGrace = (int)options.Value.MaxRotationGrace.TotalSeconds;
         var grace = body.RootElement.Has("grace_seconds", out var value) ? value.ReadNullableInt("grace_seconds", 0, maxGrace) ?? 0 : 0;
         var rotated = await keys.RotateAsync(caller.AccountId, caller, id, TimeSpan.FromSeconds(grace), cancellationToken);
-        return TypedResults.Json(new KeyWithSecretResponse(KeyDto.From(rotated.Key), rotated.Secret), ApiKeyJsonContext.Default.KeyWithSecretResponse);
+        // Same key, same usage: the spend carries over to the new secret.
+        var dto = await WithSpendAsync(rotated.Key, billing, time, cancellationToken);
+        return TypedResults.Json(new KeyWithSecretResponse(dto, rotated.Secret), ApiKeyJsonContext.Default.KeyWithSecretResponse);
     }
+
+    private static async Task<KeyDto> WithSpendAsync(ApiKey key, IBillingStore billing, TimeProvider time, CancellationToken cancellationToken) =>
+        KeyDto.From(key, await billing.GetKeySpendAsync(key.Id, time.GetUtcNow(), cancellationToken));
 }
 
 internal static class ApiKeysExtensions
