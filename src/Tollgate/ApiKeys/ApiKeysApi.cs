@@ -1,3 +1,4 @@
+using Tollgate.Configuration;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using Tollgate.Authentication;
@@ -92,22 +93,12 @@ internal static class ApiKeysExtensions
     {
         builder.Services.AddOptions<ApiKeyOptions>()
             .BindConfiguration(ApiKeyOptions.Section)
-            .ValidateOnStart();
-        builder.Services.AddSingleton<IValidateOptions<ApiKeyOptions>, ApiKeyOptionsValidator>();
+            .ValidateSettings(o => o.Validate());
         builder.Services.AddSingleton<ApiKeyCache>();
         builder.Services.AddSingleton<ApiKeyAuthenticator>();
         builder.Services.AddSingleton<ApiKeyService>();
         builder.Services.AddSingleton<LastUsedRecorder>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LastUsedRecorder>());
         return builder;
-    }
-
-    private sealed class ApiKeyOptionsValidator : IValidateOptions<ApiKeyOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, ApiKeyOptions options)
-        {
-            var errors = options.Validate().ToArray();
-            return errors.Length == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
-        }
     }
 }

@@ -1,3 +1,4 @@
+using Tollgate.Configuration;
 using Microsoft.Extensions.Options;
 using Tollgate.Storage;
 
@@ -8,23 +9,13 @@ internal static class CreditsExtensions
     /// <summary>Registers credits: the ledger of reservations, the group-commit writer and the sweeper.</summary>
     public static IHostApplicationBuilder AddCredits(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<CreditsOptions>().BindConfiguration(CreditsOptions.Section).ValidateOnStart();
-        builder.Services.AddSingleton<IValidateOptions<CreditsOptions>, CreditsOptionsValidator>();
+        builder.Services.AddOptions<CreditsOptions>().BindConfiguration(CreditsOptions.Section).ValidateSettings(o => o.Validate());
         builder.Services.AddSingleton<IBillingStore, SqliteBillingStore>();
         builder.Services.AddSingleton<BillingWriter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BillingWriter>());
         builder.Services.AddSingleton<CreditLedger>();
         builder.Services.AddHostedService<ReservationSweeper>();
         return builder;
-    }
-
-    private sealed class CreditsOptionsValidator : IValidateOptions<CreditsOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, CreditsOptions options)
-        {
-            var errors = options.Validate().ToArray();
-            return errors.Length == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
-        }
     }
 }
 

@@ -1,3 +1,4 @@
+using Tollgate.Configuration;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -401,18 +402,8 @@ internal static class GatewayExtensions
     {
         builder.AddModelCatalog();
         builder.AddProviders();
-        builder.Services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.Section).ValidateOnStart();
-        builder.Services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
+        builder.Services.AddOptions<GatewayOptions>().BindConfiguration(GatewayOptions.Section).ValidateSettings(o => o.Validate());
         builder.Services.AddSingleton<ChatRouter>();
         return builder;
-    }
-
-    private sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, GatewayOptions options)
-        {
-            var errors = options.Validate().ToArray();
-            return errors.Length == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
-        }
     }
 }

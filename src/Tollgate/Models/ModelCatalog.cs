@@ -1,3 +1,4 @@
+using Tollgate.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace Tollgate.Models;
@@ -161,18 +162,8 @@ internal static class ModelCatalogExtensions
         builder.Services.AddOptions<CatalogOptions>()
             .BindConfiguration(CatalogOptions.Section)
             .PostConfigure(ModelCatalog.AddDemo)
-            .ValidateOnStart();
-        builder.Services.AddSingleton<IValidateOptions<CatalogOptions>, CatalogValidator>();
+            .ValidateSettings(o => o.Validate());
         builder.Services.AddSingleton<ModelCatalog>();
         return builder;
-    }
-
-    private sealed class CatalogValidator : IValidateOptions<CatalogOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, CatalogOptions options)
-        {
-            var errors = options.Validate().ToArray();
-            return errors.Length == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
-        }
     }
 }

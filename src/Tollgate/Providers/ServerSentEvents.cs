@@ -15,6 +15,45 @@ internal static class ServerSentEvents
     /// <summary>Largest event accepted (a 5 MB chunk passes); past it the upstream is broken.</summary>
     public const int MaxEventChars = 32 * 1024 * 1024;
 
+    /// <summary>
+    /// An upstream's response body as events; a connection that breaks becomes
+    /// <see cref="UpstreamException"/> (502 "Upstream connection lost"), so providers deal in one failure type.
+    /// </summary>
+    public static async IAsyncEnumerable<ServerSentEvent> ReadUpstreamAsync(
+        HttpResponseMessage response, string providerName, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        Stream stream;
+        try
+        {
+            stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+        }
+        catch (Exception exception) when (exception is IOException or HttpRequestException)
+        {
+            throw UpstreamErrors.FromTransport(exception, providerName);
+        }
+
+        await using var events = ReadAsync(stream, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        while (true)
+        {
+            ServerSentEvent next;
+            try
+            {
+                if (!await events.MoveNextAsync())
+                {
+                    yield break;
+                }
+
+                next = events.Current;
+            }
+            catch (Exception exception) when (exception is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
+            {
+                throw UpstreamErrors.FromTransport(exception, providerName);
+            }
+
+            yield return next;
+        }
+    }
+
     public static async IAsyncEnumerable<ServerSentEvent> ReadAsync(Stream stream, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var reader = new StreamReader(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: false, bufferSize: 16 * 1024);

@@ -99,34 +99,8 @@ internal sealed class AnthropicProvider(UpstreamClients clients, TimeProvider ti
         using var _ = response;
         var translator = new AnthropicStreamTranslator(time.GetUtcNow().ToUnixTimeSeconds());
         var stopped = false;
-        Stream stream;
-        try
+        await foreach (var next in ServerSentEvents.ReadUpstreamAsync(response, providerName, cancellationToken))
         {
-            stream = await response.Content.ReadAsStreamAsync(cancellationToken);
-        }
-        catch (Exception exception) when (exception is IOException or HttpRequestException)
-        {
-            throw UpstreamErrors.FromTransport(exception, providerName);
-        }
-
-        await using var events = ServerSentEvents.ReadAsync(stream, cancellationToken).GetAsyncEnumerator(cancellationToken);
-        while (true)
-        {
-            ServerSentEvent next;
-            try
-            {
-                if (!await events.MoveNextAsync())
-                {
-                    break;
-                }
-
-                next = events.Current;
-            }
-            catch (Exception exception) when (exception is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
-            {
-                throw UpstreamErrors.FromTransport(exception, providerName);
-            }
-
             JsonObject? data;
             try
             {

@@ -99,25 +99,16 @@ internal sealed class OpenAiProvider(UpstreamClients clients) : IChatProvider
         HttpResponseMessage response, string providerName, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var _ = response;
-        var finished = false;
-        await using var events = ReadEventsAsync(response, providerName, cancellationToken).GetAsyncEnumerator(cancellationToken);
-        while (true)
+        var contentType = response.Content.Headers.ContentType?.MediaType;
+        if (contentType is not null && !contentType.Equals("text/event-stream", StringComparison.OrdinalIgnoreCase))
         {
-            ServerSentEvent next;
-            try
-            {
-                if (!await events.MoveNextAsync())
-                {
-                    break;
-                }
+            var raw = await UpstreamErrors.ReadRawAsync(response, cancellationToken);
+            throw new UpstreamException(502, $"{providerName} answered a stream request with {contentType}, not an event stream", retryable: false, raw);
+        }
 
-                next = events.Current;
-            }
-            catch (Exception exception) when (exception is IOException or HttpRequestException && !cancellationToken.IsCancellationRequested)
-            {
-                throw UpstreamErrors.FromTransport(exception, providerName);
-            }
-
+        var finished = false;
+        await foreach (var next in ServerSentEvents.ReadUpstreamAsync(response, providerName, cancellationToken))
+        {
             if (next.Data == "[DONE]")
             {
                 yield break;
@@ -133,23 +124,6 @@ internal sealed class OpenAiProvider(UpstreamClients clients) : IChatProvider
         if (!finished)
         {
             throw new UpstreamException(502, "Upstream connection lost", retryable: true);
-        }
-    }
-
-    private static async IAsyncEnumerable<ServerSentEvent> ReadEventsAsync(
-        HttpResponseMessage response, string providerName, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        var contentType = response.Content.Headers.ContentType?.MediaType;
-        if (contentType is not null && !contentType.Equals("text/event-stream", StringComparison.OrdinalIgnoreCase))
-        {
-            var raw = await UpstreamErrors.ReadRawAsync(response, cancellationToken);
-            throw new UpstreamException(502, $"{providerName} answered a stream request with {contentType}, not an event stream", retryable: false, raw);
-        }
-
-        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
-        await foreach (var item in ServerSentEvents.ReadAsync(stream, cancellationToken))
-        {
-            yield return item;
         }
     }
 
