@@ -15,9 +15,10 @@ namespace Tollgate.Credits;
 /// <remarks>
 /// The balance is kept in memory and follows the ledger: it is loaded once, lowered by each
 /// settled charge, and re-read from storage when a request would be refused (credits granted
-/// from the command line are seen then). A version number stops a re-read that raced with a
-/// settlement from undoing it. One process owns an account's reservations; several instances
-/// (PostgreSQL and Redis) will need shared reservations.
+/// from the command line are seen then). A re-read must never count a write twice in the
+/// account's favour: it is not applied while a grant of this process is being written, and the
+/// charges applied while it ran are taken off it. One process owns an account's reservations;
+/// several instances (PostgreSQL and Redis) will need shared reservations.
 /// </remarks>
 internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, TimeProvider time)
 {
@@ -30,15 +31,19 @@ internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, Ti
         public bool Loaded;
         public long Balance;
         public long Reserved;
-        public long Version;
+        public int Granting; // grants being written: committed perhaps, not yet applied here
+        public int Settling; // charges being written: committed perhaps, not yet applied here
+        public long ChargedTotal; // every charge applied here so far
         public readonly Dictionary<string, KeyState> Keys = new(StringComparer.Ordinal);
     }
 
     private sealed class KeyState
     {
         public KeySpend Spend = KeySpend.None;
-        public long SpendDay = -1;
+        public long SpendDay = -1; // the UTC day Spend's periods are for; -1: read it again
+        public bool Stale; // read while charges were in flight: may count one twice (never too little); read again
         public long Reserved;
+        public long ChargedTotal;
     }
 
     /// <summary>Reservations not yet settled or released (for the sweeper and for tests).</summary>
@@ -54,9 +59,10 @@ internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, Ti
             await LoadKeyAsync(account, key, cancellationToken);
         }
 
+        var refreshed = false;
         for (var attempt = 0; ; attempt++)
         {
-            long version;
+            long chargedBefore;
             lock (account)
             {
                 var available = account.Balance - account.Reserved;
@@ -80,22 +86,32 @@ internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, Ti
                     return reservation;
                 }
 
-                if (attempt > 0)
+                // Refuse once the balance was re-read from storage, or when writes in flight kept it from being applied.
+                if (refreshed || attempt >= 3)
                 {
                     throw InsufficientCredits(LimitSource.AccountCredits, Math.Max(0, available), maxCostNanos, describe);
                 }
 
-                version = account.Version;
+                chargedBefore = account.ChargedTotal;
             }
 
             // Not enough as far as this process knows: credits may have been granted elsewhere (the CLI).
             var stored = await store.GetCreditsAsync(key.AccountId, cancellationToken);
             lock (account)
             {
-                if (account.Version == version)
+                // A grant committed but not yet applied here would be counted twice: wait until none is in flight.
+                // Charges applied while reading are taken off again (one the read already saw is then counted twice,
+                // which only refuses a little early), so no charge can be missed.
+                if (account.Granting == 0)
                 {
-                    account.Balance = stored.BalanceNanos;
+                    account.Balance = stored.BalanceNanos - (account.ChargedTotal - chargedBefore);
+                    refreshed = true;
                 }
+            }
+
+            if (!refreshed)
+            {
+                await Task.Yield(); // let the write in flight apply itself, then read again
             }
         }
     }
@@ -111,17 +127,23 @@ internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, Ti
             throw new InvalidOperationException($"Reservation for {record.GenerationId} was already settled or released");
         }
 
+        var account = _accounts[reservation.AccountId];
+        lock (account)
+        {
+            account.Settling++;
+        }
+
         try
         {
             await writer.WriteAsync(record);
         }
         catch
         {
-            Free(reservation, chargedNanos: 0, record.CreatedAt);
+            Free(reservation, chargedNanos: 0, record.CreatedAt, wrote: true);
             throw;
         }
 
-        Free(reservation, record.CostNanos, record.CreatedAt);
+        Free(reservation, record.CostNanos, record.CreatedAt, wrote: true);
     }
 
     /// <summary>Frees a reservation with no charge (the call failed before delivering anything). Idempotent.</summary>
@@ -157,12 +179,31 @@ internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, Ti
     public async Task<AccountCredits> GrantAsync(string accountId, long amountNanos, string actor, string? reference, string? note, CancellationToken cancellationToken)
     {
         var account = await LoadAsync(accountId, cancellationToken);
-        var credits = await store.AddCreditsAsync(accountId, amountNanos >= 0 ? "grant" : "adjustment", amountNanos, actor, reference, note,
-            time.GetUtcNow(), cancellationToken);
+        lock (account)
+        {
+            account.Granting++;
+        }
+
+        AccountCredits credits;
+        try
+        {
+            credits = await store.AddCreditsAsync(accountId, amountNanos >= 0 ? "grant" : "adjustment", amountNanos, actor, reference, note,
+                time.GetUtcNow(), cancellationToken);
+        }
+        catch
+        {
+            lock (account)
+            {
+                account.Granting--;
+            }
+
+            throw;
+        }
+
         lock (account)
         {
             account.Balance += amountNanos;
-            account.Version++;
+            account.Granting--;
         }
 
         return credits;
@@ -171,18 +212,24 @@ internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, Ti
     /// <summary>What this process holds reserved for the account (for the credits endpoint and tests).</summary>
     public long ReservedFor(string accountId) => _accounts.TryGetValue(accountId, out var account) ? Interlocked.Read(ref account.Reserved) : 0;
 
-    private void Free(Reservation reservation, long chargedNanos, DateTimeOffset at)
+    private void Free(Reservation reservation, long chargedNanos, DateTimeOffset at, bool wrote = false)
     {
         _open.TryRemove(reservation, out _);
         var account = _accounts[reservation.AccountId];
         lock (account)
         {
+            if (wrote)
+            {
+                account.Settling--;
+            }
+
             account.Reserved -= reservation.AmountNanos;
             account.Balance -= chargedNanos;
-            account.Version++;
+            account.ChargedTotal += chargedNanos;
             if (account.Keys.TryGetValue(reservation.KeyId, out var key))
             {
                 key.Reserved = Math.Max(0, key.Reserved - reservation.AmountNanos);
+                key.ChargedTotal += chargedNanos;
                 if (chargedNanos > 0 && key.SpendDay == Storage.SqliteBillingStore.Day(at))
                 {
                     key.Spend = key.Spend with
@@ -241,33 +288,16 @@ internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, Ti
         }
     }
 
-    /// <summary>The key's spend in its current periods, read from storage once a day (and on a new key).</summary>
+    /// <summary>
+    /// The key's spend in its current periods, read from storage on a new day, for a new key, and
+    /// after a read that charges in flight may have disturbed. Charges applied while reading are
+    /// added on top (one the read already saw is then counted twice, refusing a little early, never late).
+    /// </summary>
     private async Task LoadKeyAsync(AccountState account, ApiKey key, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var today = Storage.SqliteBillingStore.Day(now);
-        lock (account)
-        {
-            if (account.Keys.TryGetValue(key.Id, out var known) && known.SpendDay == today)
-            {
-                return;
-            }
-        }
-
-        // Reading while charges settle could miss one; settled charges only ever add, so re-read until stable.
-        long version;
-        KeySpend spend;
-        do
-        {
-            lock (account)
-            {
-                version = account.Version;
-            }
-
-            spend = await store.GetKeySpendAsync(key.Id, now, cancellationToken);
-        }
-        while (Interlocked.Read(ref account.Version) != version);
-
+        long chargedBefore;
         lock (account)
         {
             if (!account.Keys.TryGetValue(key.Id, out var state))
@@ -275,11 +305,22 @@ internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, Ti
                 account.Keys[key.Id] = state = new KeyState();
             }
 
-            if (state.SpendDay != today)
+            if (state.SpendDay == today && !state.Stale)
             {
-                state.Spend = spend;
-                state.SpendDay = today;
+                return;
             }
+
+            chargedBefore = state.ChargedTotal;
+        }
+
+        var spend = await store.GetKeySpendAsync(key.Id, now, cancellationToken);
+        lock (account)
+        {
+            var state = account.Keys[key.Id];
+            var since = state.ChargedTotal - chargedBefore;
+            state.Spend = new KeySpend(spend.TotalNanos + since, spend.DailyNanos + since, spend.WeeklyNanos + since, spend.MonthlyNanos + since);
+            state.SpendDay = today;
+            state.Stale = account.Settling > 0;
         }
     }
 
