@@ -53,6 +53,13 @@ internal sealed partial class StorageInitializer(SqliteDatabase database, TimePr
     /// <summary>True when storage answers a trivial query (for <c>/readyz</c>).</summary>
     public async Task<bool> IsReachableAsync(CancellationToken cancellationToken)
     {
+        // Pooled connections keep working on a database file that was deleted or replaced: look at the file too.
+        if (!File.Exists(database.FilePath))
+        {
+            Log.Unreachable(logger, new FileNotFoundException("The SQLite database file is missing", database.FilePath));
+            return false;
+        }
+
         try
         {
             await using var connection = await database.OpenAsync(cancellationToken);
