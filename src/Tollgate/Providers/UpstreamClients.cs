@@ -28,6 +28,37 @@ internal sealed class UpstreamClients : IDisposable
         Timeout = Timeout.InfiniteTimeSpan,
     }, provider);
 
+    /// <summary>
+    /// Sends a JSON body upstream and returns once the answer's headers arrived (the body is read
+    /// by the caller, as it comes). A connection failure and a non-2xx answer (mapped by
+    /// <paramref name="failure"/>) are thrown as <see cref="UpstreamException"/>.
+    /// </summary>
+    public async Task<HttpResponseMessage> SendJsonAsync(ProviderSettings provider, HttpRequestMessage message, System.Text.Json.Nodes.JsonObject body,
+        Func<HttpResponseMessage, Task<UpstreamException>> failure, CancellationToken cancellationToken)
+    {
+        message.Content = new ByteArrayContent(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(body, OpenAi.ProviderJsonContext.Default.JsonObject));
+        message.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+        HttpResponseMessage response;
+        try
+        {
+            response = await For(provider).SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        }
+        catch (HttpRequestException exception)
+        {
+            throw UpstreamErrors.FromTransport(exception, provider.Name);
+        }
+
+        if (response.IsSuccessStatusCode)
+        {
+            return response;
+        }
+
+        using (response)
+        {
+            throw await failure(response);
+        }
+    }
+
     public void Dispose()
     {
         foreach (var client in _clients.Values)

@@ -57,40 +57,20 @@ internal sealed class AnthropicProvider(UpstreamClients clients, TimeProvider ti
 
         body["stream"] = stream;
         var baseUrl = provider.BaseUrl!.TrimEnd('/');
-        using var message = new HttpRequestMessage(HttpMethod.Post, baseUrl.EndsWith("/v1", StringComparison.Ordinal) ? baseUrl + "/messages" : baseUrl + "/v1/messages")
-        {
-            Content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(body, ProviderJsonContext.Default.JsonObject)),
-        };
-        message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        using var message = new HttpRequestMessage(HttpMethod.Post, baseUrl.EndsWith("/v1", StringComparison.Ordinal) ? baseUrl + "/messages" : baseUrl + "/v1/messages");
         message.Headers.TryAddWithoutValidation("anthropic-version", provider.AnthropicVersion);
         if (!string.IsNullOrEmpty(provider.ApiKey))
         {
             message.Headers.TryAddWithoutValidation("x-api-key", provider.ApiKey);
         }
 
-        HttpResponseMessage response;
-        try
+        return await clients.SendJsonAsync(provider, message, body, async response =>
         {
-            response = await clients.For(provider).SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-        }
-        catch (HttpRequestException exception)
-        {
-            throw UpstreamErrors.FromTransport(exception, provider.Name);
-        }
-
-        if (!response.IsSuccessStatusCode)
-        {
-            using (response)
-            {
-                var status = (int)response.StatusCode;
-                var raw = await UpstreamErrors.ReadRawAsync(response, cancellationToken);
-                var (mapped, text) = AnthropicTranslator.MapError(status, raw);
-                var retryable = status is 408 or 429 or >= 500;
-                throw new UpstreamException(mapped, $"{provider.Name}: {UpstreamErrors.Redact(text)}", retryable, raw);
-            }
-        }
-
-        return response;
+            var status = (int)response.StatusCode;
+            var raw = await UpstreamErrors.ReadRawAsync(response, cancellationToken);
+            var (mapped, text) = AnthropicTranslator.MapError(status, raw);
+            return new UpstreamException(mapped, $"{provider.Name}: {UpstreamErrors.Redact(text)}", retryable: status is 408 or 429 or >= 500, raw);
+        }, cancellationToken);
     }
 
     private async IAsyncEnumerable<JsonObject> ReadChunksAsync(

@@ -63,36 +63,15 @@ internal sealed class OpenAiProvider(UpstreamClients clients) : IChatProvider
     private async Task<HttpResponseMessage> SendAsync(ProviderRequest request, bool stream, CancellationToken cancellationToken)
     {
         var provider = request.Provider;
-        using var message = new HttpRequestMessage(HttpMethod.Post, provider.BaseUrl!.TrimEnd('/') + "/chat/completions")
-        {
-            Content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(RewriteBody(request, stream), ProviderJsonContext.Default.JsonObject)),
-        };
-        message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        using var message = new HttpRequestMessage(HttpMethod.Post, provider.BaseUrl!.TrimEnd('/') + "/chat/completions");
         message.Headers.Accept.ParseAdd(stream ? "text/event-stream" : "application/json");
         if (!string.IsNullOrEmpty(provider.ApiKey))
         {
             message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", provider.ApiKey);
         }
 
-        HttpResponseMessage response;
-        try
-        {
-            response = await clients.For(provider).SendAsync(message, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-        }
-        catch (HttpRequestException exception)
-        {
-            throw UpstreamErrors.FromTransport(exception, provider.Name);
-        }
-
-        if (!response.IsSuccessStatusCode)
-        {
-            using (response)
-            {
-                throw await UpstreamErrors.FromResponseAsync(response, provider.Name, cancellationToken);
-            }
-        }
-
-        return response;
+        return await clients.SendJsonAsync(provider, message, RewriteBody(request, stream),
+            response => UpstreamErrors.FromResponseAsync(response, provider.Name, cancellationToken), cancellationToken);
     }
 
     private static async IAsyncEnumerable<JsonObject> ReadChunksAsync(
