@@ -25,14 +25,24 @@ public sealed class HealthTests
         using var factory = new TollgateFactory();
         using var client = factory.Client();
 
-        // Replace the database file with a folder: SQLite can no longer open it.
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        foreach (var file in Directory.GetFiles(Path.GetDirectoryName(factory.DatabasePath)!))
+        // Replace the database file with a folder: SQLite can no longer open it. Background work
+        // (last-used flushes, checkpoints) may recreate the file between the two steps: try again.
+        for (var attempt = 0; !Directory.Exists(factory.DatabasePath); attempt++)
         {
-            File.Delete(file);
-        }
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (var file in Directory.GetFiles(Path.GetDirectoryName(factory.DatabasePath)!))
+            {
+                File.Delete(file);
+            }
 
-        Directory.CreateDirectory(factory.DatabasePath);
+            try
+            {
+                Directory.CreateDirectory(factory.DatabasePath);
+            }
+            catch (IOException) when (attempt < 20)
+            {
+            }
+        }
 
         using var ready = await client.GetAsync("/readyz", TestContext.Current.CancellationToken);
         using var health = await client.GetAsync("/healthz", TestContext.Current.CancellationToken);
