@@ -48,6 +48,12 @@ public sealed class SecretLeakTests
         (await client.PatchAsync($"/api/v1/api-keys/{canaryId}", Json.Body("""{"name":"canary2"}"""), ct)).Dispose();
         (await client.PostAsync("/api/v1/api-keys", Json.Body("""{"name":"child"}"""), ct)).Dispose();
 
+        // The chat path, streamed and not, then refused for a model the key may not use.
+        (await client.PostAsync("/api/v1/chat/completions", Json.Body("""{"model":"demo/echo","messages":[{"role":"user","content":"hi"}]}"""), ct)).Dispose();
+        (await client.PostAsync("/api/v1/chat/completions", Json.Body("""{"model":"demo/echo","stream":true,"messages":[{"role":"user","content":"hi"}]}"""), ct)).Dispose();
+        (await client.PostAsync("/api/v1/chat/completions", Json.Body("""{"model":"nope/none","messages":[{"role":"user","content":"hi"}]}"""), ct)).Dispose();
+        (await client.GetAsync("/api/v1/key", ct)).Dispose();
+
         // Error paths: bad JSON, wrong types, unknown routes and methods, oversize, 403, 404.
         (await client.PostAsync("/api/v1/api-keys", Json.Body("{\"name\":"), ct)).Dispose();
         (await client.PostAsync("/api/v1/api-keys", Json.Body("{\"name\":5}"), ct)).Dispose();
