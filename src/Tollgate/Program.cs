@@ -19,7 +19,9 @@ if (TollgateCli.IsCommand(args))
 
 try
 {
-    var builder = WebApplication.CreateBuilder(TollgateCli.ServerArguments(args));
+    // Settings are read once at start (and validated then): no file watcher on the content root, which
+    // would otherwise wake on every write to the database under ./data.
+    var builder = WebApplication.CreateBuilder([.. TollgateCli.ServerArguments(args), "--hostBuilder:reloadConfigOnChange=false"]);
 
     // Errors in the envelope of SPEC section 2, request ids, body-size limits, the request log
     builder.AddErrorHandling();

@@ -6,11 +6,14 @@ namespace Tollgate.Credits;
 
 internal static class CreditsExtensions
 {
-    /// <summary>Registers credits: the ledger of reservations, the group-commit writer and the sweeper.</summary>
+    /// <summary>Registers credits: the ledger of reservations, the usage journal and its writer, and the sweeper.</summary>
     public static IHostApplicationBuilder AddCredits(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<CreditsOptions>().BindConfiguration(CreditsOptions.Section).ValidateSettings(o => o.Validate());
         builder.Services.AddSingleton<IBillingStore, SqliteBillingStore>();
+        builder.Services.AddSingleton<PendingUsage>();
+        builder.Services.AddSingleton(sp => new UsageJournal(
+            sp.GetRequiredService<IOptions<CreditsOptions>>().Value.JournalPath ?? sp.GetRequiredService<SqliteDatabase>().FilePath + ".usage"));
         builder.Services.AddSingleton<BillingWriter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BillingWriter>());
         builder.Services.AddSingleton<CreditLedger>();

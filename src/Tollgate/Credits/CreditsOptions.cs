@@ -9,11 +9,19 @@ internal sealed class CreditsOptions
     public decimal InitialCredits { get; set; }
 
     /// <summary>
-    /// Also survive power loss: fsync each group commit (SQLite <c>synchronous=FULL</c>). Off,
-    /// a commit reaches the operating system before the answer's last byte, which survives a
-    /// crash of Tollgate (<c>kill -9</c>) but not of the machine.
+    /// Also survive power loss: each request waits for the group commit that fsyncs its record
+    /// (SQLite <c>synchronous=FULL</c>), and there is no journal. Off (the default), a record is
+    /// appended to the usage journal — it reaches the operating system before the answer's last
+    /// byte, which survives a crash of Tollgate (<c>kill -9</c>) but not of the machine — and is
+    /// committed to the database in batches, off the request path.
     /// </summary>
     public bool FsyncEachCommit { get; set; }
+
+    /// <summary>
+    /// Where the usage journal's segment files go, as a path prefix (<c>{prefix}.00000001.journal</c>).
+    /// Default: next to the SQLite database (<c>data/tollgate.db.usage.*.journal</c>).
+    /// </summary>
+    public string? JournalPath { get; set; }
 
     /// <summary>Most usage records written in one group commit.</summary>
     public int MaxBatch { get; set; } = 512;

@@ -47,12 +47,19 @@ internal static class ChatCompletionsApi
             }
         }
 
-        // Reserve the most the request can cost on any of its models; 402 when that is not covered.
-        var promptTokens = tokens.CountPrompt(request.Body);
-        var reserveTokens = (int)Math.Ceiling(promptTokens * PromptEstimateMargin) + 16;
-        var maxCost = models.Max(m => MaxCostNanos(m, reserveTokens, request.MaxTokens));
-        var reservation = await credits.ReserveAsync(key, maxCost,
-            (source, available) => InsufficientMessage(source, available, models[0], reserveTokens, request.MaxTokens), context.RequestAborted);
+        // Reserve the most the request can cost on any of its models; 402 when that is not covered. Tokenising a
+        // long prompt takes milliseconds, so the prompt's byte count (never fewer than its tokens) is tried first;
+        // the exact count is made only when that bound does not fit what the account has left.
+        var promptTokens = new Lazy<int>(() => tokens.CountPrompt(request.Body), LazyThreadSafetyMode.None);
+        Reservation reservation;
+        try
+        {
+            reservation = await ReserveAsync(TokenCounter.PromptUpperBound(request.Body));
+        }
+        catch (ApiException refused) when (refused.StatusCode == StatusCodes.Status402PaymentRequired)
+        {
+            reservation = await ReserveAsync(promptTokens.Value);
+        }
 
         var call = new Call(context, request, key, reservation, credits, Ids.Generation(), time, started, router, providers, tokens, promptTokens);
         context.Response.Headers["X-Generation-Id"] = call.GenerationId;
@@ -71,6 +78,14 @@ internal static class ChatCompletionsApi
         {
             // Whatever ended the call without a settlement (a refusal, a bug, the client leaving early): nothing delivered, nothing charged.
             credits.Release(reservation);
+        }
+
+        Task<Reservation> ReserveAsync(int prompt)
+        {
+            var reserveTokens = (int)Math.Ceiling(prompt * PromptEstimateMargin) + 16;
+            var maxCost = models.Max(m => MaxCostNanos(m, reserveTokens, request.MaxTokens));
+            return credits.ReserveAsync(key, maxCost,
+                (source, available) => InsufficientMessage(source, available, models[0], reserveTokens, request.MaxTokens), context.RequestAborted);
         }
     }
 
@@ -96,7 +111,7 @@ internal static class ChatCompletionsApi
 
     /// <summary>One call in flight: what it is, what it reserved, what it has produced so far.</summary>
     private sealed class Call(HttpContext context, ChatRequest request, ApiKey key, Reservation reservation, CreditLedger credits,
-        string generationId, TimeProvider time, long started, ChatRouter router, ProviderSet providers, TokenCounter tokens, int promptTokens)
+        string generationId, TimeProvider time, long started, ChatRouter router, ProviderSet providers, TokenCounter tokens, Lazy<int> promptTokens)
     {
         public HttpContext Context { get; } = context;
         public ChatRequest Request { get; } = request;
@@ -116,7 +131,7 @@ internal static class ChatCompletionsApi
 
         public string? NativeFinishReason { get; set; }
 
-        public ChatUsage Estimate(string completionText) => new(promptTokens, tokens.Count(completionText), 0, Estimated: true);
+        public ChatUsage Estimate(string completionText) => new(promptTokens.Value, tokens.Count(completionText), 0, Estimated: true);
 
         /// <summary>Charges <paramref name="usage"/> and writes the usage record; returns the charge. Durable when it returns.</summary>
         public async Task<long> SettleAsync(ProviderRequest answered, ChatUsage usage, int status, bool cancelled)

@@ -45,6 +45,64 @@ internal sealed class TokenCounter
         return total;
     }
 
+    /// <summary>
+    /// At least <see cref="CountPrompt"/>, for a fraction of its cost: every token covers at least one
+    /// UTF-8 byte, so bytes bound tokens from above. A long prompt costs milliseconds to tokenise and
+    /// microseconds to measure; the reservation uses this bound and counts exactly only when the
+    /// bound does not fit the credits left.
+    /// </summary>
+    public static int PromptUpperBound(JsonObject body)
+    {
+        long total = 3;
+        if (body["messages"] is JsonArray messages)
+        {
+            foreach (var node in messages)
+            {
+                if (node is not JsonObject message)
+                {
+                    continue;
+                }
+
+                total += 4 + Bytes(message["role"]) + ContentBytes(message["content"]) + Bytes(message["name"]);
+                if (message["tool_calls"] is JsonArray calls)
+                {
+                    total += JsonBytes(calls);
+                }
+            }
+        }
+
+        if (body["tools"] is JsonArray tools)
+        {
+            total += JsonBytes(tools);
+        }
+
+        return (int)Math.Min(total, int.MaxValue);
+
+        static long Bytes(JsonNode? node) =>
+            node is JsonValue value && value.TryGetValue<string>(out var text) ? System.Text.Encoding.UTF8.GetByteCount(text) : 0;
+
+        static long ContentBytes(JsonNode? content)
+        {
+            if (content is not JsonArray parts)
+            {
+                return Bytes(content);
+            }
+
+            long bytes = parts.Count; // the newlines TextOf joins the parts with
+            foreach (var part in parts)
+            {
+                if (part is JsonObject p && p["type"] is JsonValue type && type.TryGetValue<string>(out var t) && t == "text")
+                {
+                    bytes += Bytes(p["text"]);
+                }
+            }
+
+            return bytes;
+        }
+
+        static long JsonBytes(JsonNode node) => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(node, OpenAi.ProviderJsonContext.Default.JsonNode).Length;
+    }
+
     /// <summary>The text of a message's content: a string, or the text parts of an array.</summary>
     public static string TextOf(JsonNode? content) => content switch
     {

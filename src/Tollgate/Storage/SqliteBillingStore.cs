@@ -4,10 +4,15 @@ using Tollgate.Credits;
 
 namespace Tollgate.Storage;
 
-internal sealed class SqliteBillingStore(SqliteDatabase database, IOptions<CreditsOptions> options) : IBillingStore
+/// <remarks>Each read (and each grant, which returns the new balance) first waits for the usage records still on their way
+/// to the database (<see cref="PendingUsage"/>); <see cref="WriteUsageAsync"/> is how they get there.</remarks>
+internal sealed class SqliteBillingStore(SqliteDatabase database, IOptions<CreditsOptions> options, PendingUsage? pending = null) : IBillingStore
 {
+    private Task WaitForPendingAsync(CancellationToken cancellationToken) => pending?.WaitAsync(cancellationToken) ?? Task.CompletedTask;
+
     public async Task<AccountCredits> GetCreditsAsync(string accountId, CancellationToken cancellationToken)
     {
+        await WaitForPendingAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         return await ReadCreditsAsync(connection, null, accountId, cancellationToken);
     }
@@ -15,6 +20,7 @@ internal sealed class SqliteBillingStore(SqliteDatabase database, IOptions<Credi
     public async Task<AccountCredits> AddCreditsAsync(string accountId, string kind, long amountNanos, string actor, string? reference,
         string? note, DateTimeOffset at, CancellationToken cancellationToken)
     {
+        await WaitForPendingAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
         using (var insert = connection.Command(
@@ -132,6 +138,7 @@ internal sealed class SqliteBillingStore(SqliteDatabase database, IOptions<Credi
     public async Task<KeySpend> GetKeySpendAsync(string keyId, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var (day, week, month) = PeriodStarts(now);
+        await WaitForPendingAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         using var command = connection.Command(
             """

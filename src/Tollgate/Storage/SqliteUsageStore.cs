@@ -9,12 +9,16 @@ namespace Tollgate.Storage;
 /// reads <c>usage_daily</c> through its primary key (account, day, ...), so the cost follows the
 /// number of rollup rows in range (days × keys × models), never the number of calls.
 /// </summary>
-internal sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
+/// <remarks>Each read first waits for the usage records still on their way to the database (<see cref="PendingUsage"/>).</remarks>
+internal sealed class SqliteUsageStore(SqliteDatabase database, PendingUsage? pending = null) : IUsageStore
 {
     private static readonly DateOnly Epoch = new(1970, 1, 1);
 
+    private Task WaitForPendingAsync(CancellationToken cancellationToken) => pending?.WaitAsync(cancellationToken) ?? Task.CompletedTask;
+
     public async Task<UsageRecord?> FindGenerationAsync(string accountId, string generationId, CancellationToken cancellationToken)
     {
+        await WaitForPendingAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         using var command = connection.Command(
             """
@@ -61,6 +65,7 @@ internal sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
     {
         // The same period rule as IBillingStore.GetKeySpendAsync, which the limit check uses.
         var (day, week, month) = SqliteBillingStore.PeriodStarts(now);
+        await WaitForPendingAsync(cancellationToken);
         await using var connection = await database.OpenAsync(cancellationToken);
         using var command = connection.Command(
             """
@@ -85,6 +90,7 @@ internal sealed class SqliteUsageStore(SqliteDatabase database) : IUsageStore
 
     public async Task<IReadOnlyList<UsageAggregate>> GetUsageAsync(UsageQuery query, CancellationToken cancellationToken)
     {
+        await WaitForPendingAsync(cancellationToken);
         // Constant column names chosen by the enum, never text from the request.
         var (column, order) = query.GroupBy switch
         {

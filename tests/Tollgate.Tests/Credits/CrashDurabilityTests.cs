@@ -102,25 +102,36 @@ public sealed class CrashDurabilityTests : IAsyncLifetime
         Assert.True(completed.Count > 50, $"only {completed.Count} answers completed before the kill");
         Assert.True(failed > 0, "the kill should have cut some requests");
 
-        // Reconcile, reading the database as the next start will (SQLite replays the WAL).
-        SqliteConnection.ClearAllPools();
-        using var connection = new SqliteConnection($"Data Source={Path.Combine(_folder, "data", "tollgate.db")};Pooling=False");
-        connection.Open();
-        var charged = Strings(connection, "SELECT reference FROM ledger WHERE kind = 'charge'");
-        var recorded = Strings(connection, "SELECT generation_id FROM usage_records WHERE cost_nanos > 0");
-        var missing = completed.Where(id => !charged.Contains(id) || !recorded.Contains(id)).ToArray();
-        Assert.True(missing.Length == 0, $"{missing.Length} of {completed.Count} completed answers are not billed: {string.Join(", ", missing.Take(5))}");
-        Assert.Equal(Long(connection, "SELECT SUM(amount_nanos) FROM ledger"), Long(connection, "SELECT SUM(balance_nanos) FROM balances"));
-        Assert.Equal(Long(connection, "SELECT -SUM(amount_nanos) FROM ledger WHERE kind = 'charge'"), Long(connection, "SELECT SUM(cost_nanos) FROM usage_records"));
+        // What the dead process left: the database, and the journal of records it had not committed yet.
+        var journal = Path.Combine(_folder, "data", "tollgate.db.usage");
+        var left = Segments(journal);
+        Assert.NotEmpty(left);
 
-        // And Tollgate starts again on the same data.
+        // Tollgate starts again on the same data, writes what the journal holds, and only then answers.
         var (restarted, again) = await TollgateProcess.StartServerAsync(_folder, Environment());
         await using (restarted)
         {
             using var probe = new HttpClient { BaseAddress = again };
             Assert.Equal(System.Net.HttpStatusCode.OK, (await probe.GetAsync("/readyz", ct)).StatusCode);
+            Assert.All(left, segment => Assert.False(File.Exists(segment), $"{segment} was replayed and should be gone"));
+            var open = Assert.Single(Segments(journal));
+            Assert.DoesNotContain(open, left); // a new segment, after the replayed ones
+
+            // Reconcile (the restarted server is idle; readers see everything committed).
+            SqliteConnection.ClearAllPools();
+            using var connection = new SqliteConnection($"Data Source={Path.Combine(_folder, "data", "tollgate.db")};Pooling=False");
+            connection.Open();
+            var charged = Strings(connection, "SELECT reference FROM ledger WHERE kind = 'charge'");
+            var recorded = Strings(connection, "SELECT generation_id FROM usage_records WHERE cost_nanos > 0");
+            var missing = completed.Where(id => !charged.Contains(id) || !recorded.Contains(id)).ToArray();
+            Assert.True(missing.Length == 0, $"{missing.Length} of {completed.Count} completed answers are not billed: {string.Join(", ", missing.Take(5))}");
+            Assert.Equal(Long(connection, "SELECT SUM(amount_nanos) FROM ledger"), Long(connection, "SELECT SUM(balance_nanos) FROM balances"));
+            Assert.Equal(Long(connection, "SELECT -SUM(amount_nanos) FROM ledger WHERE kind = 'charge'"), Long(connection, "SELECT SUM(cost_nanos) FROM usage_records"));
         }
     }
+
+    private static string[] Segments(string prefix) =>
+        Directory.GetFiles(Path.GetDirectoryName(prefix)!, Path.GetFileName(prefix) + ".*.journal");
 
     private static HashSet<string> Strings(SqliteConnection connection, string sql)
     {

@@ -130,22 +130,27 @@ public sealed class CreditLedgerConcurrencyTests
         await ledger.GrantAsync(accountId, 100 * Cent, "test", null, null, ct);
         var before = await ledger.ReserveAsync(key, Cent, Describe, ct);
 
-        // Past midnight the key's spend is read again, here while the settlement of a call from before has
-        // committed but not yet reached the ledger's memory.
+        // Past midnight the key's spend is read again, here while the settlement of a call from before is in the
+        // ledger's memory (it was journaled) and being committed, but held before the commit is acknowledged.
         time.Advance(TimeSpan.FromHours(1));
         var gate = gated!.HoldAfterNextWriteUsage();
-        var settle = ledger.SettleAsync(before, Usage(before, Cent, time.GetUtcNow()));
+        await ledger.SettleAsync(before, Usage(before, Cent, time.GetUtcNow())); // journaled: returns before the commit
+        Task<Reservation> reread;
         try
         {
             await gate.Reached.WaitAsync(ct);
-            ledger.Release(await ledger.ReserveAsync(key, Cent / 2, Describe, ct));
+            reread = ledger.ReserveAsync(key, Cent / 2, Describe, ct);
+
+            // The re-read waits for what is on its way to the database rather than read around it.
+            await Task.Delay(100, ct);
+            Assert.False(reread.IsCompleted, "the spend was read while a charge was still being committed");
         }
         finally
         {
             gate.Open();
         }
 
-        await settle;
+        ledger.Release(await reread.WaitAsync(ct));
 
         // $0.01 of the key's $0.03 is spent: $0.02 is still allowed.
         ledger.Release(await ledger.ReserveAsync(key, 2 * Cent, Describe, ct));

@@ -504,10 +504,13 @@ internal sealed class BillingRig(Func<IBillingStore, IBillingStore>? wrap = null
             await new MigrationRunner("sqlite", NullLogger.Instance).ApplyAsync(connection, TimeProvider.System, CancellationToken.None);
         }
 
+        // As in production: records are journaled, committed in batches, and reads wait for what is pending.
         var options = Options.Create(new CreditsOptions());
-        var store = new SqliteBillingStore(_database, options);
+        var pending = new PendingUsage();
+        var store = new SqliteBillingStore(_database, options, pending);
         Store = wrap is null ? store : wrap(store);
-        _writer = new BillingWriter(Store, options, NullLogger<BillingWriter>.Instance);
+        _writer = new BillingWriter(Store, options, NullLogger<BillingWriter>.Instance,
+            new UsageJournal(Path.Combine(_directory, "tollgate.db.usage")), pending);
         await _writer.StartAsync(CancellationToken.None);
     }
 
@@ -531,6 +534,7 @@ internal sealed class BillingRig(Func<IBillingStore, IBillingStore>? wrap = null
     /// <summary>The account's balance row, ledger sum, charges (reference, signed amount) and usage record ids.</summary>
     public async Task<Stored> ReadAsync(string accountId)
     {
+        await _writer!.FlushAsync(CancellationToken.None);
         await using var connection = await _database!.OpenAsync(CancellationToken.None);
         long? row;
         using (var balance = connection.Command("SELECT balance_nanos FROM balances WHERE account_id = @a", ("@a", accountId)))

@@ -136,4 +136,5 @@ internal sealed class OpenAiProvider(UpstreamClients clients) : IChatProvider
 }
 
 [System.Text.Json.Serialization.JsonSerializable(typeof(JsonObject))]
+[System.Text.Json.Serialization.JsonSerializable(typeof(JsonNode))]
 internal sealed partial class ProviderJsonContext : System.Text.Json.Serialization.JsonSerializerContext;
