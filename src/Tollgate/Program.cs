@@ -7,6 +7,7 @@ using Tollgate.Credits;
 using Tollgate.Gateway;
 using Tollgate.Health;
 using Tollgate.Http;
+using Tollgate.Metrics;
 using Tollgate.Models;
 using Tollgate.Storage;
 using Tollgate.Usage;
@@ -43,6 +44,9 @@ try
     // The gateway: model catalogue, providers (openai, anthropic, demo), routing and retries
     builder.AddGateway();
 
+    // Prometheus metrics at /metrics: chat requests by status, upstream latency, time to first token, tokens, cost, added latency
+    builder.AddMetrics();
+
     var app = builder.Build();
 
     app.UseErrorHandling();
@@ -56,6 +60,7 @@ try
     app.MapChatCompletionsApi();
     app.MapUsageApi();
     app.MapCreditsApi();
+    app.MapMetrics();
 
     app.Lifetime.ApplicationStarted.Register(() => FirstRun.PrintWelcome(app));
 

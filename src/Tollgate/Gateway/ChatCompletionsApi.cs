@@ -7,6 +7,7 @@ using Tollgate.ApiKeys;
 using Tollgate.Authentication;
 using Tollgate.Credits;
 using Tollgate.Http;
+using Tollgate.Metrics;
 using Tollgate.Models;
 using Tollgate.Providers;
 using Tollgate.Storage;
@@ -32,11 +33,32 @@ internal static class ChatCompletionsApi
     }
 
     private static async Task HandleAsync(HttpContext context, ChatRouter router, ProviderSet providers, TokenCounter tokens,
-        CreditLedger credits, TimeProvider time, IOptions<GatewayOptions> options)
+        CreditLedger credits, TimeProvider time, IOptions<GatewayOptions> options, GatewayMetrics metrics)
     {
-        var started = Stopwatch.GetTimestamp();
+        // Measured once however it ends: answered, refused before the upstream, failed upstream, or left by the client.
+        var measurement = GatewayMetrics.Start();
+        try
+        {
+            await AnswerAsync(context, measurement, router, providers, tokens, credits, time, options);
+        }
+        catch (Exception exception)
+        {
+            measurement.Failed(exception, context.RequestAborted.IsCancellationRequested);
+            throw;
+        }
+        finally
+        {
+            metrics.Record(measurement);
+        }
+    }
+
+    private static async Task AnswerAsync(HttpContext context, ChatMeasurement measurement, ChatRouter router, ProviderSet providers,
+        TokenCounter tokens, CreditLedger credits, TimeProvider time, IOptions<GatewayOptions> options)
+    {
+        var started = measurement.Started;
         var key = context.GetApiKey();
         var request = await ChatRequest.ReadAsync(context.Request, options.Value.MaxFallbackModels, context.RequestAborted);
+        measurement.Requested(request.ModelIds[0], request.Stream);
         var models = router.ResolveModels(request, key);
         foreach (var model in models)
         {
@@ -61,7 +83,7 @@ internal static class ChatCompletionsApi
             reservation = await ReserveAsync(promptTokens.Value);
         }
 
-        var call = new Call(context, request, key, reservation, credits, Ids.Generation(), time, started, router, providers, tokens, promptTokens);
+        var call = new Call(context, request, key, reservation, credits, Ids.Generation(), time, started, router, providers, tokens, promptTokens, measurement);
         context.Response.Headers["X-Generation-Id"] = call.GenerationId;
         try
         {
@@ -111,7 +133,8 @@ internal static class ChatCompletionsApi
 
     /// <summary>One call in flight: what it is, what it reserved, what it has produced so far.</summary>
     private sealed class Call(HttpContext context, ChatRequest request, ApiKey key, Reservation reservation, CreditLedger credits,
-        string generationId, TimeProvider time, long started, ChatRouter router, ProviderSet providers, TokenCounter tokens, Lazy<int> promptTokens)
+        string generationId, TimeProvider time, long started, ChatRouter router, ProviderSet providers, TokenCounter tokens, Lazy<int> promptTokens,
+        ChatMeasurement measurement)
     {
         public HttpContext Context { get; } = context;
         public ChatRequest Request { get; } = request;
@@ -120,6 +143,7 @@ internal static class ChatCompletionsApi
         public ChatRouter Router { get; } = router;
         public ProviderSet Providers { get; } = providers;
         public CancellationToken Aborted => Context.RequestAborted;
+        public ChatMeasurement Measurement { get; } = measurement;
 
         /// <summary>When the request arrived (<see cref="Stopwatch"/> timestamp).</summary>
         public long Started { get; } = started;
@@ -137,13 +161,16 @@ internal static class ChatCompletionsApi
         public async Task<long> SettleAsync(ProviderRequest answered, ChatUsage usage, int status, bool cancelled)
         {
             var cost = usage.CostNanos(answered.Model.Pricing);
+            Measurement.Ended(status, answered.Provider.Name, answered.Model.Id);
             await credits.SettleAsync(reservation, Record(answered.Model.Id, answered.Provider.Name, answered.Deployment.Model, usage, cost, status, cancelled));
+            Measurement.Charge(usage.PromptTokens, usage.CompletionTokens, usage.CachedTokens, cost);
             return cost;
         }
 
         /// <summary>A call that delivered nothing: no charge, but the usage log still has it.</summary>
         public async Task RecordFailureAsync(int status, string? providerName, bool cancelled)
         {
+            Measurement.Ended(status, providerName, null);
             credits.Release(reservation);
             await credits.RecordAsync(Record(Request.ModelIds[0], providerName, null, new ChatUsage(0, 0, 0, false), 0, status, cancelled));
         }
@@ -193,8 +220,10 @@ internal static class ChatCompletionsApi
         ChatRouter.Success<JsonObject> result;
         try
         {
+            call.Measurement.WaitingOnUpstream();
             result = await call.Router.ExecuteAsync(call.Request, models,
                 (request, token) => call.Providers.For(request.Provider).CompleteAsync(request, token), call.Aborted);
+            call.Measurement.UpstreamAnswered();
         }
         catch (UpstreamException failure)
         {
@@ -234,6 +263,7 @@ internal static class ChatCompletionsApi
     private static async Task StreamAsync(Call call, IReadOnlyList<ModelDefinition> models, TimeSpan keepAlive)
     {
         var response = call.Context.Response;
+        call.Measurement.WaitingOnUpstream();
         var attempt = call.Router.ExecuteAsync(call.Request, models, OpenAsync, call.Aborted);
 
         // Until the upstream's first byte, a comment every few seconds keeps proxies from closing the connection.
@@ -251,6 +281,7 @@ internal static class ChatCompletionsApi
         try
         {
             opened = await attempt;
+            call.Measurement.UpstreamAnswered();
         }
         catch (UpstreamException refusal)
         {
@@ -307,10 +338,14 @@ internal static class ChatCompletionsApi
                     call.NoteFinish(choices[0] as JsonObject);
                     call.FirstTokenMs ??= (long)Stopwatch.GetElapsedTime(call.Started).TotalMilliseconds;
                     await ChatResponses.WriteEventAsync(writer, chunk, call.Aborted);
+                    call.Measurement.FirstChunkWritten();
                 }
 
                 cancellation.CancelAfter(provider.IdleTimeout);
-                if (!await chunks.MoveNextAsync())
+                call.Measurement.WaitingOnUpstream();
+                var more = await chunks.MoveNextAsync();
+                call.Measurement.UpstreamAnswered();
+                if (!more)
                 {
                     break;
                 }
@@ -356,6 +391,7 @@ internal static class ChatCompletionsApi
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
             var billing = new UpstreamException(500, "The answer could not be billed; it is incomplete", retryable: false);
+            call.Measurement.Ended(billing.StatusCode, provider.Name, model.Id);
             await ChatResponses.WriteEventAsync(writer, ChatResponses.ErrorEvent(call.GenerationId, model.Id, call.Created, billing, null), CancellationToken.None);
             return;
         }
