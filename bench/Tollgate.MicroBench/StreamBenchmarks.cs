@@ -54,12 +54,12 @@ public class StreamBenchmarks
         var chunks = 0;
         await foreach (var next in ServerSentEvents.ReadAsync(Upstream(), CancellationToken.None))
         {
-            if (next.Data == "[DONE]")
+            if (next.DataIs("[DONE]"u8))
             {
                 break;
             }
 
-            chunks += OpenAiProvider.ParseChunk(next.Data, Inputs.ProviderName).Count;
+            chunks += OpenAiProvider.ParseChunk(next.Utf8Data.Span, Inputs.ProviderName).Count;
         }
 
         return chunks;
@@ -79,12 +79,12 @@ public class StreamBenchmarks
         await foreach (var next in ServerSentEvents.ReadAsync(Upstream(), CancellationToken.None))
         {
             // OpenAiProvider.ReadChunksAsync
-            if (next.Data == "[DONE]")
+            if (next.DataIs("[DONE]"u8))
             {
                 break;
             }
 
-            var chunk = OpenAiProvider.ParseChunk(next.Data, Inputs.ProviderName);
+            var chunk = OpenAiProvider.ParseChunk(next.Utf8Data.Span, Inputs.ProviderName);
             finished |= chunk["choices"] is JsonArray finishing &&
                 finishing.Any(c => c?["finish_reason"] is JsonValue reason && reason.GetValueKind() == JsonValueKind.String);
 

@@ -33,10 +33,10 @@ internal sealed class UpstreamClients : IDisposable
     /// by the caller, as it comes). A connection failure and a non-2xx answer (mapped by
     /// <paramref name="failure"/>) are thrown as <see cref="UpstreamException"/>.
     /// </summary>
-    public async Task<HttpResponseMessage> SendJsonAsync(ProviderSettings provider, HttpRequestMessage message, System.Text.Json.Nodes.JsonObject body,
+    public async Task<HttpResponseMessage> SendJsonAsync(ProviderSettings provider, HttpRequestMessage message, ReadOnlyMemory<byte> utf8Body,
         Func<HttpResponseMessage, Task<UpstreamException>> failure, CancellationToken cancellationToken)
     {
-        message.Content = new ByteArrayContent(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(body, OpenAi.ProviderJsonContext.Default.JsonObject));
+        message.Content = new ReadOnlyMemoryContent(utf8Body);
         message.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
         HttpResponseMessage response;
         try
@@ -58,6 +58,10 @@ internal sealed class UpstreamClients : IDisposable
             throw await failure(response);
         }
     }
+
+    /// <summary>A translated request body as UTF-8 JSON.</summary>
+    public static byte[] Utf8(System.Text.Json.Nodes.JsonObject body) =>
+        System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(body, OpenAi.ProviderJsonContext.Default.JsonObject);
 
     public void Dispose()
     {

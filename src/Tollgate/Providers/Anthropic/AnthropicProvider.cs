@@ -64,7 +64,7 @@ internal sealed class AnthropicProvider(UpstreamClients clients, TimeProvider ti
             message.Headers.TryAddWithoutValidation("x-api-key", provider.ApiKey);
         }
 
-        return await clients.SendJsonAsync(provider, message, body, async response =>
+        return await clients.SendJsonAsync(provider, message, UpstreamClients.Utf8(body), async response =>
         {
             var status = (int)response.StatusCode;
             var raw = await UpstreamErrors.ReadRawAsync(response, cancellationToken);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
@@ -38,26 +39,102 @@ internal sealed class OpenAiProvider(UpstreamClients clients) : IChatProvider
         return ReadChunksAsync(response, request.Provider.Name, cancellationToken);
     }
 
-    /// <summary>The request body the upstream gets: the client's, with the model name rewritten.</summary>
-    internal static JsonObject RewriteBody(ProviderRequest request, bool stream)
+    private static readonly JsonWriterOptions BodyWriterOptions = new()
     {
-        var body = request.Body.DeepClone().AsObject();
-        body["model"] = request.Deployment.Model;
-        body.Remove("models");
-        body.Remove("provider");
-        if (stream)
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        SkipValidation = true,
+    };
+
+    /// <summary>
+    /// The request body the upstream gets: the client's, written straight out as UTF-8 with the
+    /// model name rewritten, Tollgate's own fields (<c>models</c>, <c>provider</c>) left out, and for a
+    /// stream <c>stream: true</c> and <c>stream_options.include_usage</c> set. Nothing is copied first.
+    /// </summary>
+    internal static ReadOnlyMemory<byte> WriteBody(ProviderRequest request, bool stream)
+    {
+        var output = new ArrayBufferWriter<byte>(1024);
+        using var json = new Utf8JsonWriter(output, BodyWriterOptions);
+        json.WriteStartObject();
+        bool wroteModel = false, wroteStream = false, wroteOptions = false;
+        foreach (var (name, value) in request.Body)
         {
-            body["stream"] = true;
-            var options = body["stream_options"] as JsonObject ?? new JsonObject();
-            options["include_usage"] = true;
-            body["stream_options"] = options;
-        }
-        else
-        {
-            body.Remove("stream_options"); // OpenAI refuses it on non-streamed calls
+            switch (name)
+            {
+                case "model":
+                    json.WriteString(name, request.Deployment.Model);
+                    wroteModel = true;
+                    break;
+                case "models" or "provider":
+                    break;
+                case "stream" when stream:
+                    json.WriteBoolean(name, true);
+                    wroteStream = true;
+                    break;
+                case "stream_options":
+                    // OpenAI refuses it on non-streamed calls; on streams, usage is always asked for.
+                    if (stream)
+                    {
+                        WriteStreamOptions(json, value as JsonObject);
+                        wroteOptions = true;
+                    }
+
+                    break;
+                default:
+                    json.WritePropertyName(name);
+                    if (value is null)
+                    {
+                        json.WriteNullValue();
+                    }
+                    else
+                    {
+                        value.WriteTo(json);
+                    }
+
+                    break;
+            }
         }
 
-        return body;
+        if (!wroteModel)
+        {
+            json.WriteString("model", request.Deployment.Model);
+        }
+
+        if (stream && !wroteStream)
+        {
+            json.WriteBoolean("stream", true);
+        }
+
+        if (stream && !wroteOptions)
+        {
+            WriteStreamOptions(json, null);
+        }
+
+        json.WriteEndObject();
+        json.Flush();
+        return output.WrittenMemory;
+
+        static void WriteStreamOptions(Utf8JsonWriter json, JsonObject? options)
+        {
+            json.WriteStartObject("stream_options");
+            foreach (var (name, value) in options ?? [])
+            {
+                if (name != "include_usage")
+                {
+                    json.WritePropertyName(name);
+                    if (value is null)
+                    {
+                        json.WriteNullValue();
+                    }
+                    else
+                    {
+                        value.WriteTo(json);
+                    }
+                }
+            }
+
+            json.WriteBoolean("include_usage", true);
+            json.WriteEndObject();
+        }
     }
 
     private async Task<HttpResponseMessage> SendAsync(ProviderRequest request, bool stream, CancellationToken cancellationToken)
@@ -70,7 +147,7 @@ internal sealed class OpenAiProvider(UpstreamClients clients) : IChatProvider
             message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", provider.ApiKey);
         }
 
-        return await clients.SendJsonAsync(provider, message, RewriteBody(request, stream),
+        return await clients.SendJsonAsync(provider, message, WriteBody(request, stream),
             response => UpstreamErrors.FromResponseAsync(response, provider.Name, cancellationToken), cancellationToken);
     }
 
@@ -88,14 +165,13 @@ internal sealed class OpenAiProvider(UpstreamClients clients) : IChatProvider
         var finished = false;
         await foreach (var next in ServerSentEvents.ReadUpstreamAsync(response, providerName, cancellationToken))
         {
-            if (next.Data == "[DONE]")
+            if (next.DataIs("[DONE]"u8))
             {
                 yield break;
             }
 
-            var chunk = ParseChunk(next.Data, providerName);
-            finished |= chunk["choices"] is JsonArray choices &&
-                choices.Any(c => c?["finish_reason"] is JsonValue reason && reason.GetValueKind() == JsonValueKind.String);
+            var chunk = ParseChunk(next.Utf8Data.Span, providerName);
+            finished |= HasFinishReason(chunk);
             yield return chunk;
         }
 
@@ -106,7 +182,24 @@ internal sealed class OpenAiProvider(UpstreamClients clients) : IChatProvider
         }
     }
 
-    internal static JsonObject ParseChunk(string data, string providerName)
+    private static bool HasFinishReason(JsonObject chunk)
+    {
+        if (chunk["choices"] is JsonArray choices)
+        {
+            foreach (var choice in choices)
+            {
+                if (choice?["finish_reason"] is JsonValue reason && reason.GetValueKind() == JsonValueKind.String)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>One stream event's JSON, parsed straight from its UTF-8 bytes.</summary>
+    internal static JsonObject ParseChunk(ReadOnlySpan<byte> data, string providerName)
     {
         JsonObject? chunk;
         try
@@ -120,18 +213,20 @@ internal sealed class OpenAiProvider(UpstreamClients clients) : IChatProvider
 
         if (chunk is null)
         {
-            throw new UpstreamException(502, $"{providerName} sent a malformed stream event", retryable: false,
-                UpstreamErrors.Redact(data.Length <= 1024 ? data : data[..1024]));
+            throw new UpstreamException(502, $"{providerName} sent a malformed stream event", retryable: false, Raw(data));
         }
 
         if (chunk["error"] is JsonNode error)
         {
             var message = error is JsonObject o && o["message"] is JsonValue m && m.TryGetValue<string>(out var text) ? text : "error";
             throw new UpstreamException(502, $"{providerName} reported an error mid-stream: {UpstreamErrors.Redact(message)}", retryable: false,
-                UpstreamErrors.Redact(data.Length <= 1024 ? data : data[..1024]));
+                Raw(data));
         }
 
         return chunk;
+
+        static string Raw(ReadOnlySpan<byte> data) =>
+            UpstreamErrors.Redact(System.Text.Encoding.UTF8.GetString(data.Length <= 1024 ? data : data[..1024]));
     }
 }
 
