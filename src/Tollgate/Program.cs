@@ -73,6 +73,12 @@ catch (OptionsValidationException exception)
     await Console.Error.WriteLineAsync("Tollgate cannot start; fix these settings:\n  " + string.Join("\n  ", exception.Failures));
     return 2;
 }
+catch (IOException exception)
+{
+    // The port is taken, the database or its journal is held by another server, the disk refuses: say so plainly.
+    await Console.Error.WriteLineAsync($"Tollgate cannot start: {exception.Message}");
+    return 1;
+}
 
 /// <summary>The entry point, visible to the functional tests' <c>WebApplicationFactory</c>.</summary>
 public partial class Program;

@@ -116,6 +116,7 @@ internal sealed partial class BillingWriter : BackgroundService
     {
         if (_recoverFrom is not null)
         {
+            _recoverFrom.Acquire();
             var replayed = await RecoverAsync(_recoverFrom, cancellationToken);
             _journal?.Open(after: replayed);
         }
@@ -222,7 +223,7 @@ internal sealed partial class BillingWriter : BackgroundService
             _journal.DeleteAll(); // everything is in the database
         }
 
-        _journal?.Dispose();
+        _recoverFrom?.Dispose();
     }
 
     private static partial class Log

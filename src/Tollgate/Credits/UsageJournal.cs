@@ -27,8 +27,38 @@ internal sealed class UsageJournal(string prefix) : IDisposable
     private readonly List<long> _sealed = [];
     private FileStream? _current;
     private long _currentSequence;
+    private FileStream? _lock;
 
     public string Prefix { get; } = Path.GetFullPath(prefix);
+
+    /// <summary>
+    /// Takes the journal for this process (an exclusive lock on <c>{prefix}.lock</c>, released when the
+    /// process ends, however it ends). A second server on the same database would otherwise replay
+    /// and delete the journal of the first while it runs: it is refused instead.
+    /// </summary>
+    /// <exception cref="IOException">Another process holds the journal.</exception>
+    public void Acquire()
+    {
+        lock (_gate)
+        {
+            if (_lock is not null)
+            {
+                return;
+            }
+
+            Directory.CreateDirectory(Path.GetDirectoryName(Prefix)!);
+            try
+            {
+                _lock = new FileStream(Prefix + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException exception)
+            {
+                throw new IOException(
+                    $"Another Tollgate server is running on the same database (it holds {Prefix}.lock). Stop it, or give this one its own Tollgate:Storage:SqlitePath.",
+                    exception);
+            }
+        }
+    }
 
     /// <summary>The segments on disk, oldest first.</summary>
     public IReadOnlyList<(long Sequence, string Path)> Segments()
@@ -110,9 +140,12 @@ internal sealed class UsageJournal(string prefix) : IDisposable
             var current = _current ?? throw new InvalidOperationException("The usage journal is not open");
             if (current.Length + line.Length > SegmentBytes && current.Length > 0)
             {
+                // The next segment is open before this one is let go: if it cannot be made, this one goes on.
+                var sealedSequence = _currentSequence;
+                var next = StartSegment(sealedSequence + 1);
                 current.Dispose();
-                _sealed.Add(_currentSequence);
-                current = StartSegment(_currentSequence + 1);
+                _sealed.Add(sealedSequence);
+                current = next;
             }
 
             current.Write(line);
@@ -160,9 +193,10 @@ internal sealed class UsageJournal(string prefix) : IDisposable
         Directory.CreateDirectory(Path.GetDirectoryName(Prefix)!);
 
         // Unbuffered: each Write is one write(2), in the operating system when it returns.
-        _current = new FileStream(PathOf(sequence), FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0);
+        var segment = new FileStream(PathOf(sequence), FileMode.CreateNew, FileAccess.Write, FileShare.Read, bufferSize: 0);
+        _current = segment;
         _currentSequence = sequence;
-        return _current;
+        return segment;
     }
 
     public void Dispose()
@@ -171,6 +205,8 @@ internal sealed class UsageJournal(string prefix) : IDisposable
         {
             _current?.Dispose();
             _current = null;
+            _lock?.Dispose();
+            _lock = null;
         }
     }
 }

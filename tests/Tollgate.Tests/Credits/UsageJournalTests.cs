@@ -159,6 +159,24 @@ public sealed class UsageJournalTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ASecondServerOnTheSameDatabase_IsRefused_RatherThanReplayingTheFirstOnesJournal()
+    {
+        var (first, _, _) = NewWriter();
+        await first.StartAsync(CancellationToken.None);
+        await first.WriteAsync(Record(1));
+
+        var (second, _, _) = NewWriter();
+        var refused = await Assert.ThrowsAsync<IOException>(() => second.StartAsync(CancellationToken.None));
+        Assert.Contains("Another Tollgate server is running on the same database", refused.Message, StringComparison.Ordinal);
+        Assert.Single(Segments()); // the first server's journal is untouched
+
+        await first.StopAsync(CancellationToken.None);
+        var (third, _, _) = NewWriter(); // once the first has stopped, the journal is free
+        await third.StartAsync(CancellationToken.None);
+        await third.StopAsync(CancellationToken.None);
+    }
+
+    [Fact]
     public async Task AFailedDatabaseWrite_IsRetried_AndTheRecordIsNotLost()
     {
         var options = Options.Create(new CreditsOptions());
