@@ -80,7 +80,7 @@ internal static class Report
             var f = r.Streaming[name];
             var isDirect = name == Target.Direct;
             md.AppendLine(CultureInfo.InvariantCulture,
-                $"| {name} | {f.Succeeded}/{f.Streams.Count} | {f.ContentEventsPerStream:0.#} | {Ms(f.TtftP50Ms)} | {(isDirect ? "—" : Ms(f.TtftP50Ms - directStream.TtftP50Ms))} | {Ms(f.GapMeanMs, 3)} | {(isDirect ? "—" : Ms(f.GapMeanMs - directStream.GapMeanMs, 3))} | {Ms(f.GapP99Ms)} |");
+                $"| {name} | {f.Succeeded}/{f.Streams.Count} | {(double.IsNaN(f.ContentEventsPerStream) ? "—" : f.ContentEventsPerStream.ToString("0.#", CultureInfo.InvariantCulture))} | {Ms(f.TtftP50Ms)} | {(isDirect ? "—" : Ms(f.TtftP50Ms - directStream.TtftP50Ms))} | {Ms(f.GapMeanMs, 3)} | {(isDirect ? "—" : Ms(f.GapMeanMs - directStream.GapMeanMs, 3))} | {Ms(f.GapP99Ms)} |");
         }
 
         foreach (var name in r.Targets)
