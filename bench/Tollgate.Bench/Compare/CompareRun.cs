@@ -112,11 +112,11 @@ internal sealed class CompareRun(CompareSettings settings, BenchPaths paths, Tex
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(10) };
         foreach (var target in _targets)
         {
-            var isTollgate = target.Name == Target.Tollgate;
-            var log = Path.Combine(processes.LogFolder, target.Name.ToLowerInvariant() + ".log");
-            await Readiness.WaitAsync(client, target, isTollgate ? tollgate.ReadyUrl : null,
-                exited: () => isTollgate && tollgate.Process.HasExited,
-                log: () => File.Exists(log) ? string.Join('\n', File.ReadLines(log).TakeLast(20)) : "",
+            // The fakes answer for direct; a gateway that dies while starting fails the run at once, with its log.
+            var child = target.ProcessId is { } id ? processes.Find(id) : null;
+            await Readiness.WaitAsync(client, target, target.Name == Target.Tollgate ? tollgate.ReadyUrl : null,
+                exited: () => child?.HasExited ?? false,
+                log: () => child?.LogTail() ?? "",
                 _tally, cancellationToken);
         }
     }

@@ -59,6 +59,15 @@ internal sealed class ChildProcesses : IDisposable
         return child;
     }
 
+    /// <summary>The child with process id <paramref name="id"/>, if this class started it.</summary>
+    public ChildProcess? Find(int id)
+    {
+        lock (_lock)
+        {
+            return _children.FirstOrDefault(c => c.Id == id);
+        }
+    }
+
     /// <summary>Runs a command to its end and returns its exit code and output (for CLI set-up and version probes).</summary>
     public static async Task<(int ExitCode, string Output)> RunToEndAsync(string file, IEnumerable<string> arguments,
         IReadOnlyDictionary<string, string>? environment, string? workingDirectory, CancellationToken cancellationToken)
