@@ -31,7 +31,8 @@ internal sealed class SqliteDatabase
         var connection = new SqliteConnection(_connectionString);
         await connection.OpenAsync(cancellationToken);
         using var pragma = connection.CreateCommand();
-        pragma.CommandText = "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 30000;";
+        // journal_size_limit: when the log starts again from its beginning, the file is cut back to 16 MiB.
+        pragma.CommandText = "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 30000; PRAGMA journal_size_limit = 16777216;";
         await pragma.ExecuteNonQueryAsync(cancellationToken);
         return connection;
     }

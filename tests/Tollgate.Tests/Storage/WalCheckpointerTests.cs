@@ -1,0 +1,108 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Tollgate.Credits;
+using Tollgate.Storage;
+
+namespace Tollgate.Tests.Storage;
+
+/// <summary>
+/// The SQLite log must stay bounded under steady writes: PASSIVE checkpoints alone never let SQLite
+/// start the log again while commits keep arriving, and the file (with its shared-memory index) grew
+/// to gigabytes in a benchmark.
+/// </summary>
+public sealed class WalCheckpointerTests : IAsyncLifetime
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("tollgate-wal-").FullName;
+    private SqliteDatabase _database = null!;
+
+    private string WalPath => _database.FilePath + "-wal";
+
+    public async ValueTask InitializeAsync()
+    {
+        _database = new SqliteDatabase(Path.Combine(_folder, "tollgate.db"));
+        await _database.InitializeAsync(CancellationToken.None);
+        await using var connection = await _database.OpenAsync(CancellationToken.None);
+        await new MigrationRunner("sqlite", NullLogger.Instance).ApplyAsync(connection, TimeProvider.System, CancellationToken.None);
+        using var account = connection.Command(
+            "INSERT INTO accounts (id, email, email_normalized, display_name, role, password_hash, created_at) VALUES ('acc_w', 'w@x', 'w@x', 'w', 'owner', 'x', 0)");
+        await account.ExecuteNonQueryAsync(CancellationToken.None);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_folder, recursive: true);
+        return ValueTask.CompletedTask;
+    }
+
+    [Fact]
+    public async Task UnderSteadyWrites_TheLogStartsAgainOncePastItsBound()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var options = Options.Create(new CreditsOptions { MaxBatch = 16 });
+        var writer = new BillingWriter(new SqliteBillingStore(_database, options), options, NullLogger<BillingWriter>.Instance,
+            new UsageJournal(Path.Combine(_folder, "tollgate.db.usage")));
+        await writer.StartAsync(ct);
+        var checkpointer = new WalCheckpointer(_database, TimeProvider.System, NullLogger<WalCheckpointer>.Instance, truncateAbovePages: 64);
+
+        // Commits keep arriving while checkpoints run, as under load.
+        using var stop = new CancellationTokenSource();
+        var written = 0;
+        var load = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var n = Interlocked.Increment(ref written);
+                await writer.WriteAsync(new UsageRecord
+                {
+                    GenerationId = $"gen-wal-{n}", AccountId = "acc_w", KeyId = "key_w", Model = "m", CostNanos = 1, Status = 200,
+                    HttpReferer = new string('r', 200), CreatedAt = DateTimeOffset.UtcNow,
+                });
+                if (n % 64 == 0)
+                {
+                    await writer.FlushAsync(CancellationToken.None); // no further ahead of the database than a busy server gets
+                }
+            }
+        }, ct);
+
+        long largest = 0;
+        for (var round = 0; round < 20; round++)
+        {
+            await Task.Delay(50, ct);
+            await checkpointer.CheckpointAsync(ct);
+            largest = Math.Max(largest, new FileInfo(WalPath).Length);
+        }
+
+        await stop.CancelAsync();
+        await load;
+        await writer.FlushAsync(ct);
+        var before = await checkpointer.CheckpointAsync(ct);
+
+        // The next commit starts the log from its beginning: a handful of pages, however much was written before.
+        await writer.WriteAsync(new UsageRecord { GenerationId = "gen-wal-last", AccountId = "acc_w", KeyId = "key_w", Model = "m", Status = 200, CreatedAt = DateTimeOffset.UtcNow });
+        await writer.FlushAsync(ct);
+        var after = await checkpointer.CheckpointAsync(ct);
+
+        Assert.True(written > 2_000, $"only {written} records: not enough load to matter");
+        Assert.True(checkpointer.Restarts > 0, "the log went past its bound and was never started again");
+        Assert.True(after < 64, $"{after} pages in the log after a restart ({before} before it)");
+        Assert.True(largest < 64 * 1024 * 1024, $"the log reached {largest / 1024 / 1024} MB");
+        await writer.StopAsync(ct);
+    }
+
+    [Fact]
+    public async Task UnderItsBound_TheLogIsOnlyCheckpointedPassively()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var checkpointer = new WalCheckpointer(_database, TimeProvider.System, NullLogger<WalCheckpointer>.Instance);
+        await using (var connection = await _database.OpenAsync(ct))
+        {
+            using var insert = connection.Command("UPDATE accounts SET display_name = 'x' WHERE id = 'acc_w'");
+            await insert.ExecuteNonQueryAsync(ct);
+        }
+
+        Assert.InRange(await checkpointer.CheckpointAsync(ct), 1, WalCheckpointer.DefaultTruncateAbovePages);
+        Assert.Equal(0, checkpointer.Restarts);
+    }
+}
