@@ -60,9 +60,13 @@ public sealed class BillingFixture : IAsyncLifetime
         return (account.Id, secret, key);
     }
 
-    /// <summary>A single number from the database, read as a separate client would.</summary>
+    /// <summary>
+    /// A single number from the database, read as a separate client would — once the usage records
+    /// handed in so far have left the journal for the database, as Tollgate's own reads wait for.
+    /// </summary>
     public long Scalar(string sql, params (string Name, object Value)[] parameters)
     {
+        Tollgate.Service<BillingWriter>().FlushAsync(CancellationToken.None).GetAwaiter().GetResult();
         using var connection = new SqliteConnection($"Data Source={Tollgate.DatabasePath};Mode=ReadOnly;Pooling=False");
         connection.Open();
         using var command = connection.CreateCommand();
