@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Tollgate.Credits;
 using Tollgate.Storage;
+using Tollgate.Tests.Infrastructure;
 
 namespace Tollgate.Tests.Credits;
 
@@ -12,26 +13,19 @@ namespace Tollgate.Tests.Credits;
 /// </summary>
 public sealed class UsageJournalTests : IAsyncLifetime
 {
-    private readonly string _folder = Directory.CreateTempSubdirectory("tollgate-journal-").FullName;
-    private SqliteDatabase _database = null!;
+    private TempBillingDatabase _temp = null!;
 
-    private string Prefix => Path.Combine(_folder, "tollgate.db.usage");
+    private SqliteDatabase Database => _temp.Database;
 
-    public async ValueTask InitializeAsync()
-    {
-        _database = new SqliteDatabase(Path.Combine(_folder, "tollgate.db"));
-        await _database.InitializeAsync(CancellationToken.None);
-        await using var connection = await _database.OpenAsync(CancellationToken.None);
-        await new MigrationRunner("sqlite", NullLogger.Instance).ApplyAsync(connection, TimeProvider.System, CancellationToken.None);
-        using var account = connection.Command(
-            "INSERT INTO accounts (id, email, email_normalized, display_name, role, password_hash, created_at) VALUES ('acc_j', 'j@x', 'j@x', 'j', 'owner', 'x', 0)");
-        await account.ExecuteNonQueryAsync(CancellationToken.None);
-    }
+    private string Folder => _temp.Folder;
+
+    private string Prefix => Path.Combine(Folder, "tollgate.db.usage");
+
+    public async ValueTask InitializeAsync() => _temp = await TempBillingDatabase.CreateAsync("acc_j");
 
     public ValueTask DisposeAsync()
     {
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_folder, recursive: true);
+        _temp.Dispose();
         return ValueTask.CompletedTask;
     }
 
@@ -54,19 +48,19 @@ public sealed class UsageJournalTests : IAsyncLifetime
     {
         var options = Options.Create(settings ?? new CreditsOptions());
         var pending = new PendingUsage();
-        var store = new SqliteBillingStore(_database, options, pending);
+        var store = new SqliteBillingStore(Database, options, pending);
         var writer = new BillingWriter(store, options, NullLogger<BillingWriter>.Instance, new UsageJournal(Prefix), pending);
-        return (writer, store, new SqliteUsageStore(_database, pending));
+        return (writer, store, new SqliteUsageStore(Database, pending));
     }
 
     private async Task<long> ScalarAsync(string sql)
     {
-        await using var connection = await _database.OpenAsync(CancellationToken.None);
+        await using var connection = await Database.OpenAsync(CancellationToken.None);
         using var command = connection.Command(sql);
         return (long)(await command.ExecuteScalarAsync(CancellationToken.None))!;
     }
 
-    private string[] Segments() => Directory.GetFiles(_folder, "tollgate.db.usage.*.journal");
+    private string[] Segments() => Directory.GetFiles(Folder, "tollgate.db.usage.*.journal");
 
     [Fact]
     public async Task Write_IsInTheJournalWhenItReturns_AndInTheDatabaseForTheNextRead()
@@ -181,7 +175,7 @@ public sealed class UsageJournalTests : IAsyncLifetime
     {
         var options = Options.Create(new CreditsOptions());
         var pending = new PendingUsage();
-        var store = new FlakyStore(new SqliteBillingStore(_database, options, pending), failures: 2);
+        var store = new FlakyStore(new SqliteBillingStore(Database, options, pending), failures: 2);
         var writer = new BillingWriter(store, options, NullLogger<BillingWriter>.Instance, new UsageJournal(Prefix), pending);
         await writer.StartAsync(CancellationToken.None);
 

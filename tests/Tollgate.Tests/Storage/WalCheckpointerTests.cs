@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Tollgate.Credits;
 using Tollgate.Storage;
+using Tollgate.Tests.Infrastructure;
 
 namespace Tollgate.Tests.Storage;
 
@@ -13,26 +14,19 @@ namespace Tollgate.Tests.Storage;
 /// </summary>
 public sealed class WalCheckpointerTests : IAsyncLifetime
 {
-    private readonly string _folder = Directory.CreateTempSubdirectory("tollgate-wal-").FullName;
-    private SqliteDatabase _database = null!;
+    private TempBillingDatabase _temp = null!;
 
-    private string WalPath => _database.FilePath + "-wal";
+    private SqliteDatabase Database => _temp.Database;
 
-    public async ValueTask InitializeAsync()
-    {
-        _database = new SqliteDatabase(Path.Combine(_folder, "tollgate.db"));
-        await _database.InitializeAsync(CancellationToken.None);
-        await using var connection = await _database.OpenAsync(CancellationToken.None);
-        await new MigrationRunner("sqlite", NullLogger.Instance).ApplyAsync(connection, TimeProvider.System, CancellationToken.None);
-        using var account = connection.Command(
-            "INSERT INTO accounts (id, email, email_normalized, display_name, role, password_hash, created_at) VALUES ('acc_w', 'w@x', 'w@x', 'w', 'owner', 'x', 0)");
-        await account.ExecuteNonQueryAsync(CancellationToken.None);
-    }
+    private string Folder => _temp.Folder;
+
+    private string WalPath => Database.FilePath + "-wal";
+
+    public async ValueTask InitializeAsync() => _temp = await TempBillingDatabase.CreateAsync("acc_w");
 
     public ValueTask DisposeAsync()
     {
-        SqliteConnection.ClearAllPools();
-        Directory.Delete(_folder, recursive: true);
+        _temp.Dispose();
         return ValueTask.CompletedTask;
     }
 
@@ -41,10 +35,10 @@ public sealed class WalCheckpointerTests : IAsyncLifetime
     {
         var ct = TestContext.Current.CancellationToken;
         var options = Options.Create(new CreditsOptions { MaxBatch = 16 });
-        var writer = new BillingWriter(new SqliteBillingStore(_database, options), options, NullLogger<BillingWriter>.Instance,
-            new UsageJournal(Path.Combine(_folder, "tollgate.db.usage")));
+        var writer = new BillingWriter(new SqliteBillingStore(Database, options), options, NullLogger<BillingWriter>.Instance,
+            new UsageJournal(Path.Combine(Folder, "tollgate.db.usage")));
         await writer.StartAsync(ct);
-        var checkpointer = new WalCheckpointer(_database, TimeProvider.System, NullLogger<WalCheckpointer>.Instance, truncateAbovePages: 64);
+        var checkpointer = new WalCheckpointer(Database, TimeProvider.System, NullLogger<WalCheckpointer>.Instance, truncateAbovePages: 64);
 
         // Commits keep arriving while checkpoints run, as under load.
         using var stop = new CancellationTokenSource();
@@ -95,8 +89,8 @@ public sealed class WalCheckpointerTests : IAsyncLifetime
     public async Task UnderItsBound_TheLogIsOnlyCheckpointedPassively()
     {
         var ct = TestContext.Current.CancellationToken;
-        var checkpointer = new WalCheckpointer(_database, TimeProvider.System, NullLogger<WalCheckpointer>.Instance);
-        await using (var connection = await _database.OpenAsync(ct))
+        var checkpointer = new WalCheckpointer(Database, TimeProvider.System, NullLogger<WalCheckpointer>.Instance);
+        await using (var connection = await Database.OpenAsync(ct))
         {
             using var insert = connection.Command("UPDATE accounts SET display_name = 'x' WHERE id = 'acc_w'");
             await insert.ExecuteNonQueryAsync(ct);
