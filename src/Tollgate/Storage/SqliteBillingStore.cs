@@ -55,6 +55,19 @@ internal sealed class SqliteBillingStore(SqliteDatabase database, IOptions<Credi
 
     public async Task WriteUsageAsync(IReadOnlyList<UsageRecord> records, CancellationToken cancellationToken)
     {
+        await database.CommitGate.WaitAsync(cancellationToken);
+        try
+        {
+            await WriteBatchAsync(records, cancellationToken);
+        }
+        finally
+        {
+            database.CommitGate.Release();
+        }
+    }
+
+    private async Task WriteBatchAsync(IReadOnlyList<UsageRecord> records, CancellationToken cancellationToken)
+    {
         await using var connection = await database.OpenAsync(cancellationToken);
 
         // The commit path never checkpoints (that copies the WAL into the database file and fsyncs it,

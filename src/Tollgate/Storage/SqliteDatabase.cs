@@ -26,6 +26,13 @@ internal sealed class SqliteDatabase
 
     public string FilePath { get; }
 
+    /// <summary>
+    /// Held by the usage writer around each batch and by <see cref="WalCheckpointer"/> around a RESTART
+    /// checkpoint, so that back-to-back batches under load can never starve the checkpoint that keeps
+    /// the log bounded (SQLite's busy handler alone gives no turn order).
+    /// </summary>
+    public SemaphoreSlim CommitGate { get; } = new(1, 1);
+
     public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
     {
         var connection = new SqliteConnection(_connectionString);

@@ -54,7 +54,17 @@ internal sealed partial class WalCheckpointer(SqliteDatabase database, TimeProvi
         var pages = await RunAsync(connection, "PASSIVE", cancellationToken);
         if (pages > TruncateAbovePages)
         {
-            pages = await RunAsync(connection, "RESTART", cancellationToken);
+            // Between two of the usage writer's batches, by turn: under steady load it would otherwise never get in.
+            await database.CommitGate.WaitAsync(cancellationToken);
+            try
+            {
+                pages = await RunAsync(connection, "RESTART", cancellationToken);
+            }
+            finally
+            {
+                database.CommitGate.Release();
+            }
+
             Interlocked.Increment(ref _restarts);
             Log.Truncated(logger, pages);
         }
