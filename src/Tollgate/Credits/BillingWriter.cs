@@ -183,12 +183,14 @@ internal sealed partial class BillingWriter : BackgroundService
 
             batch.Clear();
             records.Clear();
+            var lastSegment = 0L;
             while (records.Count < maxBatch && _queue.Reader.TryRead(out var pending))
             {
                 batch.Add(pending);
                 if (pending.Record is not null)
                 {
                     records.Add(pending.Record);
+                    lastSegment = pending.Segment;
                 }
             }
 
@@ -209,7 +211,7 @@ internal sealed partial class BillingWriter : BackgroundService
                         pending.Written?.TrySetResult();
                     }
 
-                    _journal?.ReleaseBefore(batch[^1].Segment);
+                    _journal?.ReleaseBefore(lastSegment); // a barrier holds no segment: the last record's counts
                     break;
                 }
                 catch (Exception exception)

@@ -186,4 +186,21 @@ public sealed class ChatBillingTests(BillingFixture billing) : IClassFixture<Bil
             "AND status = 200 AND first_token_ms IS NOT NULL AND model = 'fake/cent'", ("@g", generationId), ("@k", key.Id)));
         Assert.Equal(1, billing.Scalar("SELECT COUNT(*) FROM ledger WHERE reference = @g AND kind = 'charge'", ("@g", generationId)));
     }
+
+    [Fact]
+    public async Task APromptWhoseByteBoundDoesNotFit_IsCountedExactly_AndAdmittedWhenThatFits()
+    {
+        // 4,000 bytes of prompt, a few hundred o200k tokens: reserving the byte bound (~$0.048) is more than the
+        // account holds, reserving the exact count (~$0.009 with its margin) is not.
+        var prompt = string.Concat(Enumerable.Repeat("abcdefgh", 500));
+        var (accountId, secret, _) = await billing.AccountAsync(0.02m);
+        using var client = billing.Tollgate.Client(secret);
+
+        using var response = await client.PostAsync("/api/v1/chat/completions", Json.Body(
+            $$"""{"model":"fake/prompt-priced","max_tokens":10,"messages":[{"role":"user","content":"{{prompt}}"}]}"""), Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(LedgerSum(accountId), Balance(accountId));
+        Assert.Equal(0, billing.Tollgate.Service<CreditLedger>().ReservedFor(accountId));
+    }
 }

@@ -41,6 +41,11 @@ public sealed class BillingFixture : IAsyncLifetime
             ["Tollgate:Models:2:Pricing:Completion"] = "0.0001",
             ["Tollgate:Models:2:Deployments:0:Provider"] = "fakeai",
             ["Tollgate:Models:2:Deployments:0:Model"] = "cent-slow",
+            ["Tollgate:Models:3:Id"] = "fake/prompt-priced", // $0.00001 per prompt token, completions free
+            ["Tollgate:Models:3:Pricing:Prompt"] = "0.00001",
+            ["Tollgate:Models:3:Pricing:Completion"] = "0",
+            ["Tollgate:Models:3:Deployments:0:Provider"] = "fakeai",
+            ["Tollgate:Models:3:Deployments:0:Model"] = "prompt-priced",
         });
         Tollgate.StartServer();
         Fake.Options.Scenarios["cent-fail"] = new Scenario { Fault = Fault.Status500 };
