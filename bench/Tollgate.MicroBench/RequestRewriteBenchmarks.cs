@@ -17,7 +17,7 @@ namespace Tollgate.MicroBench;
 [MemoryDiagnoser]
 public class RequestRewriteBenchmarks
 {
-    private readonly int _maxFallbacks = new GatewayOptions().MaxFallbackModels;
+    private readonly GatewayOptions _limits = new();
     private readonly ModelDefinition _model = Inputs.Model();
     private readonly DeploymentDefinition _deployment = Inputs.Deployment();
     private readonly ProviderSettings _provider = Inputs.Provider();
@@ -39,7 +39,7 @@ public class RequestRewriteBenchmarks
         _context.Request.Body = _body;
 
         // The body as the gateway holds it when it rewrites: parsed and validated (nodes read once).
-        _parsed = await ChatRequest.ReadAsync(_context.Request, _maxFallbacks, CancellationToken.None);
+        _parsed = await ChatRequest.ReadAsync(_context.Request, _limits, CancellationToken.None);
         _upstream = new ProviderRequest(_parsed.Body, _model, _deployment, _provider);
         _tokens.CountPrompt(_parsed.Body); // loads the vocabulary once, outside the measurement
     }
@@ -51,7 +51,7 @@ public class RequestRewriteBenchmarks
     public Task ParseAndValidate()
     {
         _body.Position = 0;
-        return ChatRequest.ReadAsync(_context.Request, _maxFallbacks, CancellationToken.None);
+        return ChatRequest.ReadAsync(_context.Request, _limits, CancellationToken.None);
     }
 
     [Benchmark]
@@ -64,7 +64,7 @@ public class RequestRewriteBenchmarks
     public async Task<ReadOnlyMemory<byte>> ParseValidateRewriteSerialize()
     {
         _body.Position = 0;
-        var request = await ChatRequest.ReadAsync(_context.Request, _maxFallbacks, CancellationToken.None);
+        var request = await ChatRequest.ReadAsync(_context.Request, _limits, CancellationToken.None);
         return OpenAiProvider.WriteBody(new ProviderRequest(request.Body, _model, _deployment, _provider), request.Stream);
     }
 }

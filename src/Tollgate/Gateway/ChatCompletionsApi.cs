@@ -57,7 +57,7 @@ internal static class ChatCompletionsApi
     {
         var started = measurement.Started;
         var key = context.GetApiKey();
-        var request = await ChatRequest.ReadAsync(context.Request, options.Value.MaxFallbackModels, context.RequestAborted);
+        var request = await ChatRequest.ReadAsync(context.Request, options.Value, context.RequestAborted);
         measurement.Requested(request.ModelIds[0], request.Stream);
         var models = router.ResolveModels(request, key);
         foreach (var model in models)
@@ -72,7 +72,7 @@ internal static class ChatCompletionsApi
         // Reserve the most the request can cost on any of its models; 402 when that is not covered. Tokenising a
         // long prompt takes milliseconds, so the prompt's byte count (never fewer than its tokens) is tried first;
         // the exact count is made only when that bound does not fit what the account has left.
-        var promptTokens = new Lazy<int>(() => tokens.CountPrompt(request.Body), LazyThreadSafetyMode.None);
+        var promptTokens = new Lazy<PromptBound>(() => tokens.CountPrompt(request.Body), LazyThreadSafetyMode.None);
         Reservation reservation;
         try
         {
@@ -102,22 +102,30 @@ internal static class ChatCompletionsApi
             credits.Release(reservation);
         }
 
-        Task<Reservation> ReserveAsync(int prompt)
+        Task<Reservation> ReserveAsync(PromptBound prompt)
         {
-            var reserveTokens = (int)Math.Ceiling(prompt * PromptEstimateMargin) + 16;
-            var maxCost = models.Max(m => MaxCostNanos(m, reserveTokens, request.MaxTokens));
+            var maxCost = models.Max(m => MaxCostNanos(m, prompt, request));
             return credits.ReserveAsync(key, maxCost,
-                (source, available) => InsufficientMessage(source, available, models[0], reserveTokens, request.MaxTokens), context.RequestAborted);
+                (source, available) => InsufficientMessage(source, available, models[0], prompt, request), context.RequestAborted);
         }
     }
 
-    private static long MaxCostNanos(ModelDefinition model, int promptTokens, int? maxTokens) =>
-        Money.ToNanos(promptTokens * model.Pricing.Prompt + (maxTokens ?? model.MaxCompletionTokens) * model.Pricing.Completion);
+    /// <summary>
+    /// The most a request can cost on <paramref name="model"/>: every prompt token at the dearest way it can
+    /// be billed (a cache write costs more than a plain prompt token), and <c>n</c> answers each as long as
+    /// the completion cap that is sent upstream.
+    /// </summary>
+    private static long MaxCostNanos(ModelDefinition model, PromptBound prompt, ChatRequest request) =>
+        Money.ToNanos(ReservedPromptTokens(model, prompt) * model.Pricing.PromptCeiling +
+            (long)request.Choices * request.CompletionCap(model) * model.Pricing.Completion);
 
-    private static string InsufficientMessage(LimitSource source, long availableNanos, ModelDefinition model, int promptTokens, int? maxTokens)
+    private static long ReservedPromptTokens(ModelDefinition model, PromptBound prompt) =>
+        (long)Math.Ceiling(prompt.For(model) * PromptEstimateMargin) + 16;
+
+    private static string InsufficientMessage(LimitSource source, long availableNanos, ModelDefinition model, PromptBound prompt, ChatRequest request)
     {
-        var requested = maxTokens ?? model.MaxCompletionTokens;
-        var left = availableNanos - Money.ToNanos(promptTokens * model.Pricing.Prompt);
+        var requested = (long)request.Choices * request.CompletionCap(model);
+        var left = availableNanos - Money.ToNanos(ReservedPromptTokens(model, prompt) * model.Pricing.PromptCeiling);
         var perToken = model.Pricing.Completion * Money.NanosPerUsd;
         var affordable = perToken > 0 ? (long)Math.Floor(left / perToken) : requested;
         if (affordable <= 0)
@@ -133,7 +141,7 @@ internal static class ChatCompletionsApi
 
     /// <summary>One call in flight: what it is, what it reserved, what it has produced so far.</summary>
     private sealed class Call(HttpContext context, ChatRequest request, ApiKey key, Reservation reservation, CreditLedger credits,
-        string generationId, TimeProvider time, long started, ChatRouter router, ProviderSet providers, TokenCounter tokens, Lazy<int> promptTokens,
+        string generationId, TimeProvider time, long started, ChatRouter router, ProviderSet providers, TokenCounter tokens, Lazy<PromptBound> promptTokens,
         ChatMeasurement measurement)
     {
         public HttpContext Context { get; } = context;
@@ -155,7 +163,12 @@ internal static class ChatCompletionsApi
 
         public string? NativeFinishReason { get; set; }
 
-        public ChatUsage Estimate(string completionText) => new(promptTokens.Value, tokens.Count(completionText), 0, Estimated: true);
+        /// <summary>
+        /// Usage Tollgate counts itself, for an upstream that reported none or a stream that ended early:
+        /// the upstream's own counts where it sent some, and never fewer completion tokens than were delivered.
+        /// </summary>
+        public ChatUsage Estimate(ModelDefinition model, string completionText, ChatUsage? reported = null) =>
+            ChatUsage.Cut(reported, () => (int)Math.Min(promptTokens.Value.For(model), int.MaxValue), tokens.Count(completionText));
 
         /// <summary>Charges <paramref name="usage"/> and writes the usage record; returns the charge. Durable when it returns.</summary>
         public async Task<long> SettleAsync(ProviderRequest answered, ChatUsage usage, int status, bool cancelled)
@@ -235,7 +248,7 @@ internal static class ChatCompletionsApi
         using var _ = result.Cancellation;
         var answer = result.Value;
         var model = result.Request.Model;
-        var usage = ChatUsage.FromOpenAi(answer["usage"]) ?? call.Estimate(CompletionText(answer));
+        var usage = ChatUsage.FromOpenAi(answer["usage"]) ?? call.Estimate(model, CompletionText(answer));
         ChatResponses.Stamp(answer, call.GenerationId, model.Id, "chat.completion");
         answer["created"] ??= call.Created;
         call.NoteFinish((answer["choices"] as JsonArray)?.FirstOrDefault() as JsonObject);
@@ -257,8 +270,14 @@ internal static class ChatCompletionsApi
         return text.ToString();
     }
 
-    /// <summary>A stream that has produced its first chunk, so the answer can start.</summary>
-    private sealed record OpenStream(IAsyncEnumerator<JsonObject> Chunks);
+    /// <summary>
+    /// A stream that has delivered the first of its answer (<see cref="ChatResponses.Delivers"/>), so the answer
+    /// can start, with the chunks read so far.
+    /// </summary>
+    private sealed record OpenStream(IAsyncEnumerator<JsonObject> Chunks, List<JsonObject> Read);
+
+    /// <summary>Chunks without content (role, usage) held back while waiting for the first that delivers something.</summary>
+    private const int MaxHeldChunks = 64;
 
     private static async Task StreamAsync(Call call, IReadOnlyList<ModelDefinition> models, TimeSpan keepAlive)
     {
@@ -303,7 +322,7 @@ internal static class ChatCompletionsApi
             return;
         }
 
-        var chunks = opened.Value.Chunks;
+        var (chunks, read) = opened.Value;
         var answered = opened.Request;
         var model = answered.Model;
         var provider = answered.Provider;
@@ -316,7 +335,8 @@ internal static class ChatCompletionsApi
         UpstreamException? failure = null;
         try
         {
-            var chunk = chunks.Current;
+            var next = 0;
+            var chunk = read[next++];
             while (true)
             {
                 if (chunk["usage"] is JsonObject reported)
@@ -341,6 +361,12 @@ internal static class ChatCompletionsApi
                     call.Measurement.FirstChunkWritten();
                 }
 
+                if (next < read.Count)
+                {
+                    chunk = read[next++];
+                    continue;
+                }
+
                 cancellation.CancelAfter(provider.IdleTimeout);
                 call.Measurement.WaitingOnUpstream();
                 var more = await chunks.MoveNextAsync();
@@ -363,7 +389,7 @@ internal static class ChatCompletionsApi
             if (call.Aborted.IsCancellationRequested)
             {
                 // The client left mid-stream: the upstream call is cancelled with it; charge what was generated.
-                await call.SettleAsync(answered, usage ?? call.Estimate(text.ToString()), 499, cancelled: true);
+                await call.SettleAsync(answered, call.Estimate(model, text.ToString(), usage), 499, cancelled: true);
                 return;
             }
 
@@ -376,12 +402,12 @@ internal static class ChatCompletionsApi
         if (failure is not null)
         {
             // Part of the answer was delivered: it is charged, then the stream ends with the error event.
-            await call.SettleAsync(answered, usage ?? call.Estimate(text.ToString()), failure.StatusCode, cancelled: false);
+            await call.SettleAsync(answered, call.Estimate(model, text.ToString(), usage), failure.StatusCode, cancelled: false);
             await ChatResponses.WriteEventAsync(writer, ChatResponses.ErrorEvent(call.GenerationId, model.Id, call.Created, failure, provider.Name), CancellationToken.None);
             return;
         }
 
-        usage ??= call.Estimate(text.ToString());
+        usage ??= call.Estimate(model, text.ToString());
         long cost;
         try
         {
@@ -414,9 +440,19 @@ internal static class ChatCompletionsApi
             var enumerator = stream.GetAsyncEnumerator(token);
             try
             {
-                return await enumerator.MoveNextAsync()
-                    ? new OpenStream(enumerator)
-                    : throw new UpstreamException(502, "The upstream ended the stream before answering", retryable: true);
+                // Until the first chunk that delivers something, the client has received nothing: a failure is this
+                // attempt's (retried, or the next fallback takes over) and costs nothing. Chunks before it are held.
+                var read = new List<JsonObject>();
+                while (await enumerator.MoveNextAsync())
+                {
+                    read.Add(enumerator.Current);
+                    if (ChatResponses.Delivers(enumerator.Current) || read.Count >= MaxHeldChunks)
+                    {
+                        return new OpenStream(enumerator, read);
+                    }
+                }
+
+                throw new UpstreamException(502, "The upstream ended the stream before answering", retryable: true);
             }
             catch
             {

@@ -6,22 +6,30 @@ namespace Tollgate.Gateway;
 
 /// <summary>
 /// A chat-completions request as the gateway needs it: the body as sent (passed on to the
-/// provider), plus the fields that steer routing, checked with errors that name the field.
-/// Unknown fields are kept and passed on, never an error.
+/// provider), plus the fields that steer routing and bound the cost, checked with errors that
+/// name the field. Unknown fields are kept and passed on, never an error.
 /// </summary>
+/// <param name="MaxTokens">The client's completion cap: the larger of <c>max_tokens</c> and
+/// <c>max_completion_tokens</c> when both are sent; null when neither is (the model's cap applies).</param>
+/// <param name="Choices"><c>n</c>: how many answers the upstream writes, each up to the cap.</param>
 internal sealed record ChatRequest(
     JsonObject Body,
     bool Stream,
     IReadOnlyList<string> ModelIds,
     IReadOnlyList<string>? ProviderOrder,
     bool AllowFallbacks,
-    int? MaxTokens)
+    int? MaxTokens,
+    int Choices = 1)
 {
     private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
     private static readonly string[] Roles = ["system", "developer", "user", "assistant", "tool", "function"];
 
-    public static async Task<ChatRequest> ReadAsync(HttpRequest request, int maxFallbacks, CancellationToken cancellationToken)
+    /// <summary>The completion cap on <paramref name="model"/>: what is reserved, per choice, and always sent upstream.</summary>
+    public int CompletionCap(Models.ModelDefinition model) => MaxTokens ?? model.MaxCompletionTokens;
+
+    public static async Task<ChatRequest> ReadAsync(HttpRequest request, GatewayOptions limits, CancellationToken cancellationToken)
     {
+        var maxFallbacks = limits.MaxFallbackModels;
         if (request.ContentLength == 0)
         {
             throw ApiException.BadRequest("The request body must be a JSON object with model and messages");
@@ -58,6 +66,20 @@ internal sealed record ChatRequest(
             {
                 throw ApiException.BadRequest($"messages[{i}].content must be a string or an array of content parts", "messages");
             }
+
+            if (message["content"] is JsonArray parts)
+            {
+                foreach (var part in parts)
+                {
+                    // A file_id names a file stored with the upstream account, which is the operator's, not the
+                    // client's: it could be anyone's, and its size, so its price, is unknown. Files travel inline.
+                    if (part is JsonObject p && p["type"] is JsonValue type && type.TryGetValue<string>(out var kind) && kind == "file" &&
+                        p["file"] is JsonObject file && file["file_id"] is not null && file["file_data"] is null)
+                    {
+                        throw ApiException.BadRequest($"messages[{i}].content: file parts must carry the file inline as file_data; file_id is not supported", "messages");
+                    }
+                }
+            }
         }
 
         var stream = body["stream"] switch
@@ -68,24 +90,17 @@ internal sealed record ChatRequest(
             _ => throw ApiException.BadRequest("stream must be true or false", "stream"),
         };
 
-        int? maxTokens = null;
-        foreach (var name in new[] { "max_tokens", "max_completion_tokens" })
+        // Both caps may be sent (old and new SDKs): the larger is what the upstream could write, so it is
+        // what is reserved, and the one value sent on.
+        var maxTokens = Math.Max(PositiveWholeNumber(body, "max_tokens") ?? 0, PositiveWholeNumber(body, "max_completion_tokens") ?? 0) is > 0 and var cap
+            ? cap
+            : (int?)null;
+
+        // n multiplies the completion: each answer may use the whole cap.
+        var choices = PositiveWholeNumber(body, "n") ?? 1;
+        if (choices > limits.MaxChoices)
         {
-            switch (body[name])
-            {
-                case null:
-                    break;
-                case JsonValue v when v.GetValueKind() == JsonValueKind.Null:
-                    break;
-                case JsonValue v when v.TryGetValue<int>(out var n) && n > 0:
-                    maxTokens = name == "max_completion_tokens" || maxTokens is null ? n : maxTokens;
-                    break;
-                case JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<double>(out var d) && d > 0 && d == Math.Floor(d) && d <= int.MaxValue:
-                    maxTokens = (int)d;
-                    break;
-                default:
-                    throw ApiException.BadRequest($"{name} must be a positive whole number", name);
-            }
+            throw ApiException.BadRequest($"n is {choices}, but this Tollgate answers at most {limits.MaxChoices} choices per request", "n");
         }
 
         var ids = new List<string> { model };
@@ -144,6 +159,16 @@ internal sealed record ChatRequest(
                 throw ApiException.BadRequest("provider must be an object such as {\"order\": [\"openai\"]}", "provider");
         }
 
-        return new ChatRequest(body, stream, ids, order, allowFallbacks, maxTokens);
+        return new ChatRequest(body, stream, ids, order, allowFallbacks, maxTokens, choices);
     }
+
+    /// <summary>A whole number of at least 1, or null when absent or JSON null; a 400 naming the field otherwise.</summary>
+    private static int? PositiveWholeNumber(JsonObject body, string name) => body[name] switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() == JsonValueKind.Null => null,
+        JsonValue v when v.TryGetValue<int>(out var n) && n > 0 => n,
+        JsonValue v when v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<double>(out var d) && d >= 1 && d == Math.Floor(d) && d <= int.MaxValue => (int)d,
+        _ => throw ApiException.BadRequest($"{name} must be a positive whole number", name),
+    };
 }

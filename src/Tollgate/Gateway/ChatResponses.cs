@@ -82,6 +82,44 @@ internal static class ChatResponses
         };
     }
 
+    /// <summary>
+    /// Whether a chunk gives the client something of the answer: content, a refusal, reasoning, a tool
+    /// call, or the answer's end (a finish reason other than <c>error</c>). Role-only and usage-only
+    /// chunks deliver nothing: until a chunk does, a failed stream can still be retried or fall back,
+    /// and costs the client nothing.
+    /// </summary>
+    public static bool Delivers(JsonObject chunk)
+    {
+        if (chunk["choices"] is not JsonArray choices)
+        {
+            return false;
+        }
+
+        foreach (var choice in choices.OfType<JsonObject>())
+        {
+            if (choice["finish_reason"] is JsonValue finish && finish.TryGetValue<string>(out var reason) && reason != "error")
+            {
+                return true;
+            }
+
+            if (choice["delta"] is not JsonObject delta)
+            {
+                continue;
+            }
+
+            foreach (var (name, value) in delta)
+            {
+                var empty = value is null || (value is JsonValue v && v.TryGetValue<string>(out var text) && text.Length == 0);
+                if (name != "role" && !empty)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Text a completion produced, for counting tokens when the upstream reported none.</summary>
     public static void CollectText(JsonObject? messageOrDelta, StringBuilder into)
     {

@@ -3,15 +3,24 @@ using Tollgate.Models;
 
 namespace Tollgate.Gateway;
 
-/// <summary>Tokens of one call and what they cost; <see cref="Estimated"/> when Tollgate counted them itself.</summary>
-internal sealed record ChatUsage(int PromptTokens, int CompletionTokens, int CachedTokens, bool Estimated)
+/// <summary>
+/// Tokens of one call and what they cost; <see cref="Estimated"/> when Tollgate counted them itself.
+/// <see cref="PromptTokens"/> includes <see cref="CachedTokens"/> (read from the provider's cache) and
+/// <see cref="CacheWriteTokens"/> (written to it), as OpenAI's and OpenRouter's usage objects do.
+/// </summary>
+internal sealed record ChatUsage(int PromptTokens, int CompletionTokens, int CachedTokens, bool Estimated, int CacheWriteTokens = 0)
 {
-    /// <summary>USD. Cached prompt tokens at the cached price; where none is configured, at the prompt price.</summary>
+    /// <summary>
+    /// USD. Cached prompt tokens at the cached price (where none is configured, the prompt price), cache
+    /// writes at the cache-write price, the rest of the prompt at the prompt price.
+    /// </summary>
     public decimal Cost(ModelPricing pricing)
     {
         var cached = Math.Min(CachedTokens, PromptTokens);
+        var written = Math.Min(CacheWriteTokens, PromptTokens - cached);
         var cachedPrice = pricing.InputCacheRead > 0 ? pricing.InputCacheRead : pricing.Prompt;
-        return (PromptTokens - cached) * pricing.Prompt + cached * cachedPrice + CompletionTokens * pricing.Completion;
+        return (PromptTokens - cached - written) * pricing.Prompt + cached * cachedPrice + written * pricing.CacheWrite +
+            CompletionTokens * pricing.Completion;
     }
 
     /// <summary>The OpenAI <c>usage</c> object a provider reported, or null when it has none.</summary>
@@ -22,22 +31,42 @@ internal sealed record ChatUsage(int PromptTokens, int CompletionTokens, int Cac
             return null;
         }
 
-        TryInt(u["prompt_tokens_details"]?["cached_tokens"], out var cached);
-        return new ChatUsage(prompt, completion, cached, Estimated: false);
+        var details = u["prompt_tokens_details"];
+        TryInt(details?["cached_tokens"], out var cached);
+        TryInt(details?["cache_write_tokens"], out var written);
+        return new ChatUsage(prompt, completion, cached, Estimated: false, written);
     }
+
+    /// <summary>
+    /// What to bill for a stream that ended early: the upstream's own counts where it sent them (the
+    /// prompt and cache counts arrive first, with Anthropic's <c>message_start</c>), and never fewer
+    /// completion tokens than Tollgate counts in what was delivered. Marked as estimated.
+    /// </summary>
+    public static ChatUsage Cut(ChatUsage? reported, Func<int> countPrompt, int deliveredCompletionTokens) => reported is { PromptTokens: > 0 }
+        ? reported with { CompletionTokens = Math.Max(reported.CompletionTokens, deliveredCompletionTokens), Estimated = true }
+        : new ChatUsage(countPrompt(), Math.Max(reported?.CompletionTokens ?? 0, deliveredCompletionTokens), 0, Estimated: true);
 
     /// <summary>The cost in nano-dollars, rounded up: what the ledger charges and the answer shows.</summary>
     public long CostNanos(ModelPricing pricing) => Credits.Money.ToNanos(Cost(pricing));
 
     /// <summary>SPEC section 3's usage object, with <c>cost</c> in USD as charged.</summary>
-    public JsonObject ToJson(long costNanos) => new()
+    public JsonObject ToJson(long costNanos)
     {
-        ["prompt_tokens"] = PromptTokens,
-        ["completion_tokens"] = CompletionTokens,
-        ["total_tokens"] = PromptTokens + CompletionTokens,
-        ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = CachedTokens },
-        ["cost"] = Credits.Money.ToUsd(costNanos),
-    };
+        var details = new JsonObject { ["cached_tokens"] = CachedTokens };
+        if (CacheWriteTokens > 0)
+        {
+            details["cache_write_tokens"] = CacheWriteTokens;
+        }
+
+        return new JsonObject
+        {
+            ["prompt_tokens"] = PromptTokens,
+            ["completion_tokens"] = CompletionTokens,
+            ["total_tokens"] = PromptTokens + CompletionTokens,
+            ["prompt_tokens_details"] = details,
+            ["cost"] = Credits.Money.ToUsd(costNanos),
+        };
+    }
 
     private static bool TryInt(JsonNode? node, out int value)
     {

@@ -19,6 +19,12 @@ internal sealed class GatewayOptions
     /// <summary>Most entries in a request's <c>models</c> fallback list.</summary>
     public int MaxFallbackModels { get; set; } = 5;
 
+    /// <summary>
+    /// The largest <c>n</c> (answers per request) accepted; above it, 400. Each answer may use the whole
+    /// completion cap, so the reservation is <c>n</c> times the cap.
+    /// </summary>
+    public int MaxChoices { get; set; } = 16;
+
     /// <summary>Share of failed calls within <see cref="BreakerSamplingDuration"/> that opens a deployment's circuit.</summary>
     public double BreakerFailureRatio { get; set; } = 0.5;
 
@@ -50,6 +56,11 @@ internal sealed class GatewayOptions
         if (MaxFallbackModels is < 0 or > 20)
         {
             yield return $"{Section}:MaxFallbackModels must be between 0 and 20";
+        }
+
+        if (MaxChoices is < 1 or > 128)
+        {
+            yield return $"{Section}:MaxChoices must be between 1 and 128";
         }
 
         if (BreakerFailureRatio is <= 0 or > 1)

@@ -25,6 +25,11 @@ internal sealed class CatalogOptions
                 yield return $"{at}:Type must be openai, anthropic or demo, not '{provider.Type}'";
             }
 
+            if (provider.MaxTokensField is not ("max_tokens" or "max_completion_tokens"))
+            {
+                yield return $"{at}:MaxTokensField must be max_tokens or max_completion_tokens, not '{provider.MaxTokensField}'";
+            }
+
             if (provider.Type is "openai" or "anthropic" &&
                 !(Uri.TryCreate(provider.BaseUrl, UriKind.Absolute, out var url) && url.Scheme is "http" or "https"))
             {
@@ -60,7 +65,12 @@ internal sealed class CatalogOptions
                 yield return $"{at}:ContextLength and MaxCompletionTokens must be at least 1";
             }
 
-            if (model.Pricing.Prompt < 0 || model.Pricing.Completion < 0 || model.Pricing.InputCacheRead < 0)
+            if (model.MaxImageTokens is < 1 or > 1_000_000)
+            {
+                yield return $"{at}:MaxImageTokens must be between 1 and 1000000";
+            }
+
+            if (model.Pricing.Prompt < 0 || model.Pricing.Completion < 0 || model.Pricing.InputCacheRead < 0 || model.Pricing.InputCacheWrite < 0)
             {
                 yield return $"{at}:Pricing prices must not be negative";
             }

@@ -27,6 +27,13 @@ internal sealed class ProviderSettings
 
     /// <summary>Longest silence between two chunks of a stream.</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>
+    /// openai-type only: the field that carries the completion cap when the client sent none
+    /// (<c>max_tokens</c>, which every OpenAI-compatible server understands, or <c>max_completion_tokens</c>,
+    /// which OpenAI's reasoning models require). The cap that was reserved is always sent.
+    /// </summary>
+    public string MaxTokensField { get; set; } = "max_tokens";
 }
 
 /// <summary>One model of the catalogue (<c>Tollgate:Models:N</c>).</summary>
@@ -44,6 +51,13 @@ internal sealed class ModelDefinition
     /// <summary>The completion cap: the default <c>max_tokens</c> when a client sends none.</summary>
     public int MaxCompletionTokens { get; set; } = 4096;
 
+    /// <summary>
+    /// The most prompt tokens one image can cost on this model, whatever its size or detail (the
+    /// upstream scales images down): each image part reserves this many. OpenAI's high-detail images
+    /// cost up to about 1,500 tokens (2,500 on its mini models), Anthropic's about 1,600.
+    /// </summary>
+    public int MaxImageTokens { get; set; } = 2500;
+
     public ModelPricing Pricing { get; set; } = new();
 
     public List<DeploymentDefinition> Deployments { get; set; } = [];
@@ -57,6 +71,19 @@ internal sealed class ModelPricing
     public decimal Completion { get; set; }
 
     public decimal InputCacheRead { get; set; }
+
+    /// <summary>
+    /// Prompt tokens written to the provider's cache (Anthropic's <c>cache_creation_input_tokens</c>,
+    /// OpenRouter's <c>cache_write_tokens</c>): 1.25 × the prompt price for Anthropic's 5-minute cache,
+    /// 2 × for its 1-hour cache. Unset: the prompt price.
+    /// </summary>
+    public decimal? InputCacheWrite { get; set; }
+
+    /// <summary>The price of a prompt token cache write, as billed.</summary>
+    internal decimal CacheWrite => InputCacheWrite ?? Prompt;
+
+    /// <summary>The most one prompt token can cost, whichever way the upstream bills it: what a reservation counts.</summary>
+    internal decimal PromptCeiling => Math.Max(Prompt, CacheWrite);
 }
 
 /// <summary>Where a model runs: a provider and the upstream's name for the model.</summary>

@@ -49,7 +49,7 @@ internal static class ModelsApi
         model.Name ?? model.Id,
         model.Description ?? "",
         model.ContextLength,
-        new PricingDto(Price(model.Pricing.Prompt), Price(model.Pricing.Completion), Price(model.Pricing.InputCacheRead)),
+        new PricingDto(Price(model.Pricing.Prompt), Price(model.Pricing.Completion), Price(model.Pricing.InputCacheRead), Price(model.Pricing.CacheWrite)),
         new TopProviderDto(model.ContextLength, model.MaxCompletionTokens),
         SupportedParameters);
 
@@ -68,7 +68,7 @@ internal sealed record ModelDto(
     TopProviderDto TopProvider,
     IReadOnlyList<string> SupportedParameters);
 
-internal sealed record PricingDto(string Prompt, string Completion, string InputCacheRead);
+internal sealed record PricingDto(string Prompt, string Completion, string InputCacheRead, string InputCacheWrite);
 
 internal sealed record TopProviderDto(int ContextLength, int MaxCompletionTokens);
 

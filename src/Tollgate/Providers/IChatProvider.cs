@@ -28,7 +28,18 @@ internal interface IChatProvider
 /// <param name="Model">The catalogue entry the client asked for.</param>
 /// <param name="Deployment">The deployment chosen for this attempt.</param>
 /// <param name="Provider">The settings of the deployment's provider.</param>
-internal sealed record ProviderRequest(JsonObject Body, ModelDefinition Model, DeploymentDefinition Deployment, ProviderSettings Provider);
+internal sealed record ProviderRequest(JsonObject Body, ModelDefinition Model, DeploymentDefinition Deployment, ProviderSettings Provider)
+{
+    /// <summary>
+    /// The completion cap that was reserved (the client's, else the model's): providers always send it,
+    /// so that no upstream applies a larger default of its own.
+    /// </summary>
+    public int MaxTokens
+    {
+        get => field > 0 ? field : Model.MaxCompletionTokens;
+        init;
+    }
+}
 
 /// <summary>
 /// An upstream failure. <see cref="StatusCode"/> is the status Tollgate answers with (SPEC section 2:

@@ -1,5 +1,7 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.ML.Tokenizers;
+using Tollgate.Models;
 
 namespace Tollgate.Providers;
 
@@ -15,93 +17,104 @@ internal sealed class TokenCounter
 
     public int Count(string? text) => string.IsNullOrEmpty(text) ? 0 : _vocabulary.Value.CountTokens(text);
 
-    /// <summary>The prompt's tokens as OpenAI counts chat messages: content, names, tool calls, tool definitions, and a few per message.</summary>
-    public int CountPrompt(JsonObject body)
-    {
-        var total = 3; // every reply is primed with <|start|>assistant<|message|>
-        if (body["messages"] is JsonArray messages)
-        {
-            foreach (var message in messages.OfType<JsonObject>())
-            {
-                total += 4 + Count(message["role"]?.GetValueKind() == System.Text.Json.JsonValueKind.String ? (string?)message["role"] : null);
-                total += Count(TextOf(message["content"]));
-                if (message["name"] is JsonValue name && name.TryGetValue<string>(out var n))
-                {
-                    total += Count(n);
-                }
-
-                if (message["tool_calls"] is JsonArray calls)
-                {
-                    total += Count(calls.ToJsonString());
-                }
-            }
-        }
-
-        if (body["tools"] is JsonArray tools)
-        {
-            total += Count(tools.ToJsonString());
-        }
-
-        return total;
-    }
+    /// <summary>
+    /// The prompt's tokens as OpenAI counts chat messages: text counted exactly (content, names, tool
+    /// calls, tool and function definitions, response_format schemas, and a few per message); content
+    /// that is not text (audio, files) by its bytes; images separately, as the model's image ceiling.
+    /// </summary>
+    public PromptBound CountPrompt(JsonObject body, CancellationToken cancellationToken = default) =>
+        Measure(body, Count, json => Count(json.ToJsonString()), cancellationToken);
 
     /// <summary>
-    /// At least <see cref="CountPrompt"/>, for a fraction of its cost: every token covers at least one
-    /// UTF-8 byte, so bytes bound tokens from above. A long prompt costs milliseconds to tokenise and
-    /// microseconds to measure; the reservation uses this bound and counts exactly only when the
-    /// bound does not fit the credits left.
+    /// Never below <see cref="CountPrompt"/>, nor below what any upstream counts for the same prompt,
+    /// for a fraction of the cost: every token of every vocabulary covers at least one UTF-8 byte, so the
+    /// bytes of the text and of the JSON structures the model reads (tool calls, tool, function and
+    /// response_format schemas) bound its tokens from above; content that is not text counts its bytes
+    /// (base64 audio and files encode far more bytes than the tokens they cost), and each image counts as
+    /// the model's <see cref="ModelDefinition.MaxImageTokens"/>, the most an upstream bills for one image
+    /// whatever its size. A long prompt costs milliseconds to tokenise and microseconds to measure; the
+    /// reservation uses this bound and counts exactly only when the bound does not fit the credits left.
     /// </summary>
-    public static int PromptUpperBound(JsonObject body)
+    public static PromptBound PromptUpperBound(JsonObject body) => Measure(body, Utf8Bytes, JsonBytes, CancellationToken.None);
+
+    /// <summary>Content parts an upstream bills as an image: a ceiling per image, whatever its size.</summary>
+    internal static bool IsImage(string? partType) => partType is "image_url" or "input_image" or "image";
+
+    /// <summary>Request fields outside <c>messages</c> that the model reads as part of the prompt.</summary>
+    private static readonly string[] PromptFields = ["tools", "functions", "tool_choice", "function_call", "response_format"];
+
+    private static PromptBound Measure(JsonObject body, Func<string, int> text, Func<JsonNode, int> json, CancellationToken cancellationToken)
     {
-        long total = 3;
+        long total = 3; // every reply is primed with <|start|>assistant<|message|>
+        var images = 0;
         if (body["messages"] is JsonArray messages)
         {
             foreach (var node in messages)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 if (node is not JsonObject message)
                 {
+                    total += node is null ? 0 : JsonBytes(node);
                     continue;
                 }
 
-                total += 4 + Bytes(message["role"]) + ContentBytes(message["content"]) + Bytes(message["name"]);
-                if (message["tool_calls"] is JsonArray calls)
+                total += 4;
+                foreach (var (name, value) in message)
                 {
-                    total += JsonBytes(calls);
+                    switch (value)
+                    {
+                        case null:
+                            break;
+                        case JsonArray parts when name == "content":
+                            total += parts.Count; // the newlines the text parts are joined with
+                            foreach (var part in parts)
+                            {
+                                if (part is JsonObject p && p["type"] is JsonValue type && type.TryGetValue<string>(out var kind))
+                                {
+                                    if (kind == "text" && p["text"] is JsonValue t && t.TryGetValue<string>(out var s))
+                                    {
+                                        total += text(s);
+                                        continue;
+                                    }
+
+                                    if (IsImage(kind))
+                                    {
+                                        images++;
+                                        continue;
+                                    }
+                                }
+
+                                // Audio, files and whatever else: their bytes, which bound what any upstream makes of them.
+                                total += part is null ? 0 : JsonBytes(part);
+                            }
+
+                            break;
+                        case JsonValue v when v.TryGetValue<string>(out var s):
+                            total += text(s);
+                            break;
+                        default:
+                            // tool_calls, function_call, audio references: structures the model reads as text.
+                            total += json(value);
+                            break;
+                    }
                 }
             }
         }
 
-        if (body["tools"] is JsonArray tools)
+        foreach (var field in PromptFields)
         {
-            total += JsonBytes(tools);
+            if (body[field] is { } value)
+            {
+                total += json(value);
+            }
         }
 
-        return (int)Math.Min(total, int.MaxValue);
-
-        static long Bytes(JsonNode? node) =>
-            node is JsonValue value && value.TryGetValue<string>(out var text) ? System.Text.Encoding.UTF8.GetByteCount(text) : 0;
-
-        static long ContentBytes(JsonNode? content)
-        {
-            if (content is not JsonArray parts)
-            {
-                return Bytes(content);
-            }
-
-            long bytes = parts.Count; // the newlines TextOf joins the parts with
-            foreach (var part in parts)
-            {
-                if (part is JsonObject p && p["type"] is JsonValue type && type.TryGetValue<string>(out var t) && t == "text")
-                {
-                    bytes += Bytes(p["text"]);
-                }
-            }
-
-            return bytes;
-        }
-
-        static long JsonBytes(JsonNode node) => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(node, OpenAi.ProviderJsonContext.Default.JsonNode).Length;
+        return new PromptBound(total, images);
     }
+
+    private static int Utf8Bytes(string text) => System.Text.Encoding.UTF8.GetByteCount(text);
+
+    private static int JsonBytes(JsonNode node) => JsonSerializer.SerializeToUtf8Bytes(node, OpenAi.ProviderJsonContext.Default.JsonNode).Length;
 
     /// <summary>The text of a message's content: a string, or the text parts of an array.</summary>
     public static string TextOf(JsonNode? content) => content switch
@@ -112,4 +125,14 @@ internal sealed class TokenCounter
             .Select(p => p["text"] is JsonValue v && v.TryGetValue<string>(out var s) ? s : "")),
         _ => "",
     };
+}
+
+/// <summary>
+/// A prompt's size: <see cref="Tokens"/> for its text, structures and non-text content, plus
+/// <see cref="Images"/>, each costing at most the model's image ceiling.
+/// </summary>
+internal readonly record struct PromptBound(long Tokens, int Images)
+{
+    /// <summary>The prompt tokens on <paramref name="model"/>, its images at their ceiling.</summary>
+    public long For(ModelDefinition model) => Tokens + (long)Images * model.MaxImageTokens;
 }

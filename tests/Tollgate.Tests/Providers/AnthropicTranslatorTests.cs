@@ -375,7 +375,7 @@ public sealed class AnthropicTranslatorTests
                  {"id":"toolu_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\",\"days\":[1,2]}"}},
                  {"id":"toolu_2","type":"function","function":{"name":"now","arguments":"{}"}}]},
                "finish_reason":"tool_calls","native_finish_reason":"tool_use"}],
-             "usage":{"prompt_tokens":130,"completion_tokens":30,"total_tokens":160,"prompt_tokens_details":{"cached_tokens":100}}}
+             "usage":{"prompt_tokens":130,"completion_tokens":30,"total_tokens":160,"prompt_tokens_details":{"cached_tokens":100,"cache_write_tokens":20}}}
             """, result);
     }
 
@@ -456,7 +456,7 @@ public sealed class AnthropicTranslatorTests
         const string Head = "\"object\":\"chat.completion.chunk\",\"created\":1760000000,\"model\":\"claude-sonnet-4-6\"";
         AssertJson("""
             [
-              {HEAD,"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]},
+              {HEAD,"choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}],"usage":{"prompt_tokens":130,"completion_tokens":1,"total_tokens":131,"prompt_tokens_details":{"cached_tokens":100,"cache_write_tokens":5}}},
               {HEAD,"choices":[{"index":0,"delta":{"content":"Checking"},"finish_reason":null}]},
               {HEAD,"choices":[{"index":0,"delta":{"content":" both."},"finish_reason":null}]},
               {HEAD,"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"toolu_a","type":"function","function":{"name":"get_weather","arguments":""}}]},"finish_reason":null}]},
@@ -466,7 +466,7 @@ public sealed class AnthropicTranslatorTests
               {HEAD,"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":"{\"city\":"}}]},"finish_reason":null}]},
               {HEAD,"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":" \"Rome\"}"}}]},"finish_reason":null}]},
               {HEAD,"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls","native_finish_reason":"tool_use"}]},
-              {HEAD,"choices":[],"usage":{"prompt_tokens":130,"completion_tokens":89,"total_tokens":219,"prompt_tokens_details":{"cached_tokens":100}}}
+              {HEAD,"choices":[],"usage":{"prompt_tokens":130,"completion_tokens":89,"total_tokens":219,"prompt_tokens_details":{"cached_tokens":100,"cache_write_tokens":5}}}
             ]
             """.Replace("HEAD", Head, StringComparison.Ordinal), new JsonArray([.. chunks]));
     }

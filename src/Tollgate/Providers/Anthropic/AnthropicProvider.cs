@@ -55,6 +55,8 @@ internal sealed class AnthropicProvider(UpstreamClients clients, TimeProvider ti
             throw ApiException.BadRequest(exception.Message.Split(" (Parameter", 2)[0], "messages");
         }
 
+        // The cap that was reserved, whichever of max_tokens and max_completion_tokens carried it.
+        body["max_tokens"] = request.MaxTokens;
         body["stream"] = stream;
         var baseUrl = provider.BaseUrl!.TrimEnd('/');
         using var message = new HttpRequestMessage(HttpMethod.Post, baseUrl.EndsWith("/v1", StringComparison.Ordinal) ? baseUrl + "/messages" : baseUrl + "/v1/messages");

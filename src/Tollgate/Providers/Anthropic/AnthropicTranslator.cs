@@ -220,12 +220,19 @@ internal static partial class AnthropicTranslator
     internal static JsonObject OpenAiUsage(long inputTokens, long cacheReadTokens, long cacheCreationTokens, long outputTokens)
     {
         var prompt = inputTokens + cacheReadTokens + cacheCreationTokens;
+        var details = new JsonObject { ["cached_tokens"] = cacheReadTokens };
+        if (cacheCreationTokens > 0)
+        {
+            // OpenRouter's name: cache writes cost more than plain prompt tokens (Pricing.InputCacheWrite).
+            details["cache_write_tokens"] = cacheCreationTokens;
+        }
+
         return new JsonObject
         {
             ["prompt_tokens"] = prompt,
             ["completion_tokens"] = outputTokens,
             ["total_tokens"] = prompt + outputTokens,
-            ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = cacheReadTokens },
+            ["prompt_tokens_details"] = details,
         };
     }
 
@@ -791,10 +798,18 @@ internal sealed class AnthropicStreamTranslator(long created)
         RecordUsage(message?["usage"] as JsonObject);
 
         // OpenAI opens every stream with the role and empty content; clients that build the message
-        // from the first delta rely on it.
+        // from the first delta rely on it. It carries the input and cache counts known so far, so that a
+        // stream cut before message_stop is billed the upstream's own prompt count, not an estimate
+        // (the gateway passes usage on only once, at the end).
         var delta = NewDelta();
         delta["content"] = "";
-        return [Chunk(delta)];
+        var chunk = Chunk(delta);
+        if (Usage is { } usage)
+        {
+            chunk["usage"] = usage;
+        }
+
+        return [chunk];
     }
 
     private IReadOnlyList<JsonObject> ContentBlockStart(JsonObject data)

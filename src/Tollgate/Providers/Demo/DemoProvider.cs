@@ -125,7 +125,7 @@ internal sealed class DemoProvider(TokenCounter tokens, TimeProvider time, IOpti
     private DemoAnswer Answer(ProviderRequest request)
     {
         var body = request.Body;
-        var promptTokens = tokens.CountPrompt(body);
+        var promptTokens = (int)Math.Min(tokens.CountPrompt(body).Tokens, int.MaxValue);
         var maxTokens = MaxTokens(body) ?? request.Model.MaxCompletionTokens;
         var last = (body["messages"] as JsonArray)?.LastOrDefault() as JsonObject;
         var role = last?["role"] is JsonValue r && r.TryGetValue<string>(out var rv) ? rv : "user";

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Frozen;
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
@@ -46,9 +47,20 @@ internal sealed class OpenAiProvider(UpstreamClients clients) : IChatProvider
     };
 
     /// <summary>
+    /// Fields that make the upstream charge more than its per-token prices, or bill tokens that the
+    /// completion cap does not bound: priority tiers, audio output, predicted outputs (rejected
+    /// prediction tokens are billed), paid web search and plugins. Tollgate cannot price them, so
+    /// they are never sent on (the contract: unknown or unsupported fields are ignored).
+    /// </summary>
+    internal static readonly FrozenSet<string> UnpricedFields = FrozenSet.Create(StringComparer.Ordinal,
+        "service_tier", "audio", "modalities", "prediction", "web_search_options", "plugins");
+
+    /// <summary>
     /// The request body the upstream gets: the client's, written straight out as UTF-8 with the
-    /// model name rewritten, Tollgate's own fields (<c>models</c>, <c>provider</c>) left out, and for a
-    /// stream <c>stream: true</c> and <c>stream_options.include_usage</c> set. Nothing is copied first.
+    /// model name rewritten, Tollgate's own fields (<c>models</c>, <c>provider</c>) and
+    /// <see cref="UnpricedFields"/> left out, the completion cap that was reserved in one field
+    /// (the one the client used, else the provider's <c>MaxTokensField</c>), and for a stream
+    /// <c>stream: true</c> and <c>stream_options.include_usage</c> set. Nothing is copied first.
     /// </summary>
     internal static ReadOnlyMemory<byte> WriteBody(ProviderRequest request, bool stream)
     {
@@ -56,6 +68,10 @@ internal sealed class OpenAiProvider(UpstreamClients clients) : IChatProvider
         using var json = new Utf8JsonWriter(output, BodyWriterOptions);
         json.WriteStartObject();
         bool wroteModel = false, wroteStream = false, wroteOptions = false;
+        var capField = request.Body["max_completion_tokens"] is not null ? "max_completion_tokens"
+            : request.Body["max_tokens"] is not null ? "max_tokens"
+            : request.Provider.MaxTokensField;
+        json.WriteNumber(capField, request.MaxTokens);
         foreach (var (name, value) in request.Body)
         {
             switch (name)
@@ -64,7 +80,9 @@ internal sealed class OpenAiProvider(UpstreamClients clients) : IChatProvider
                     json.WriteString(name, request.Deployment.Model);
                     wroteModel = true;
                     break;
-                case "models" or "provider":
+                case "models" or "provider" or "max_tokens" or "max_completion_tokens":
+                    break;
+                case var unpriced when UnpricedFields.Contains(unpriced):
                     break;
                 case "stream" when stream:
                     json.WriteBoolean(name, true);
