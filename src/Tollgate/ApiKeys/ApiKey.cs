@@ -34,4 +34,8 @@ internal sealed record ApiKey
 /// <summary>A key found by the hash of a presented secret.</summary>
 /// <param name="Key">The key.</param>
 /// <param name="SecretValidUntil">Set when the secret is a rotated-out one still inside its grace period.</param>
-internal sealed record ApiKeyMatch(ApiKey Key, DateTimeOffset? SecretValidUntil);
+internal sealed record ApiKeyMatch(ApiKey Key, DateTimeOffset? SecretValidUntil)
+{
+    /// <summary>The secret presented is the previous one: it may only call inference and read endpoints.</summary>
+    public bool IsPreviousSecret => SecretValidUntil is not null;
+}

@@ -11,12 +11,13 @@ internal sealed partial class ApiKeyAuthenticator(
     TimeProvider time,
     ILogger<ApiKeyAuthenticator> logger)
 {
-    public ValueTask<ApiKey?> AuthenticateAsync(string secret, CancellationToken cancellationToken)
+    /// <summary>The key and which of its secrets matched, or null when the secret is refused.</summary>
+    public ValueTask<ApiKeyMatch?> AuthenticateAsync(string secret, CancellationToken cancellationToken)
     {
         if (!ApiKeySecret.IsWellFormed(secret))
         {
             Log.Rejected(logger, "malformed or bad checksum", null);
-            return ValueTask.FromResult<ApiKey?>(null);
+            return ValueTask.FromResult<ApiKeyMatch?>(null);
         }
 
         var hash = ApiKeySecret.Hash(secret);
@@ -25,7 +26,7 @@ internal sealed partial class ApiKeyAuthenticator(
             : LookupAsync(hash, cancellationToken);
     }
 
-    private async ValueTask<ApiKey?> LookupAsync(string hash, CancellationToken cancellationToken)
+    private async ValueTask<ApiKeyMatch?> LookupAsync(string hash, CancellationToken cancellationToken)
     {
         var version = cache.Version;
         var match = await store.FindBySecretHashAsync(hash, time.GetUtcNow(), cancellationToken);
@@ -39,7 +40,7 @@ internal sealed partial class ApiKeyAuthenticator(
         return Accept(match);
     }
 
-    private ApiKey? Accept(ApiKeyMatch match)
+    private ApiKeyMatch? Accept(ApiKeyMatch match)
     {
         var key = match.Key;
         var now = time.GetUtcNow();
@@ -54,7 +55,7 @@ internal sealed partial class ApiKeyAuthenticator(
         }
 
         lastUsed.Touch(key.Id);
-        return key;
+        return match;
     }
 
     private static partial class Log

@@ -1,32 +1,53 @@
-using System.Collections.Concurrent;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Internal;
 using Microsoft.Extensions.Options;
 
 namespace Tollgate.ApiKeys;
 
 /// <summary>
-/// Verified keys by secret hash, so the hot path does not touch storage. Eviction is
-/// immediate: a version counter makes sure a lookup that read storage before an eviction
-/// cannot put the stale key back afterwards.
+/// Verified keys by secret hash, so the hot path does not touch storage. A <see cref="MemoryCache"/>
+/// bounded to <see cref="ApiKeyOptions.CacheMaxEntries"/> entries, each living <see cref="ApiKeyOptions.CacheTtl"/>:
+/// expired entries are dropped, and past the bound the least recently used make room, so a flood of
+/// distinct keys cannot stop new keys being cached. Eviction is immediate: a version counter makes
+/// sure a lookup that read storage before an eviction cannot put the stale key back afterwards.
 /// </summary>
-internal sealed class ApiKeyCache(TimeProvider time, IOptions<ApiKeyOptions> options)
+internal sealed class ApiKeyCache : IDisposable
 {
-    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
-    private readonly long _ttl = (long)(options.Value.CacheTtl.TotalSeconds * time.TimestampFrequency);
-    private readonly int _maxEntries = options.Value.CacheMaxEntries;
+    private readonly MemoryCache? _entries;
+    private readonly MemoryCacheEntryOptions _entryOptions;
     private long _version;
 
-    internal sealed record Entry(ApiKeyMatch Match, long CachedAt);
+    public ApiKeyCache(TimeProvider time, IOptions<ApiKeyOptions> options)
+    {
+        var settings = options.Value;
+        _entryOptions = new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = settings.CacheTtl > TimeSpan.Zero ? settings.CacheTtl : null };
+
+        // A TTL or a bound of zero turns the cache off: every request reads storage.
+        if (settings.CacheTtl > TimeSpan.Zero && settings.CacheMaxEntries > 0)
+        {
+            _entries = new MemoryCache(Options.Create(new MemoryCacheOptions
+            {
+                SizeLimit = settings.CacheMaxEntries,
+                Clock = new TimeProviderClock(time),
+                ExpirationScanFrequency = settings.CacheTtl,
+
+                // Past the bound, a twentieth of the entries make room (at least one, for a small bound).
+                CompactionPercentage = Math.Max(0.05, 1.0 / settings.CacheMaxEntries),
+            }));
+        }
+    }
 
     /// <summary>Read before a storage lookup and passed to <see cref="Add"/>.</summary>
     public long Version => Interlocked.Read(ref _version);
 
-    public int Count => _entries.Count;
+    /// <summary>Entries held now, expired ones not yet dropped included; never above the bound.</summary>
+    public int Count => _entries?.Count ?? 0;
 
     public bool TryGet(string secretHash, out ApiKeyMatch match)
     {
-        if (_entries.TryGetValue(secretHash, out var entry) && time.GetTimestamp() - entry.CachedAt < _ttl)
+        if (_entries is not null && _entries.TryGetValue(secretHash, out var value) && value is ApiKeyMatch found)
         {
-            match = entry.Match;
+            match = found;
             return true;
         }
 
@@ -34,20 +55,23 @@ internal sealed class ApiKeyCache(TimeProvider time, IOptions<ApiKeyOptions> opt
         return false;
     }
 
+    /// <summary>
+    /// Caches a key read from storage, unless an eviction happened since <paramref name="versionBeforeLookup"/>.
+    /// When the cache is full the key is not cached this time; room is made in the background.
+    /// </summary>
     public void Add(string secretHash, ApiKeyMatch match, long versionBeforeLookup)
     {
-        if (_entries.Count >= _maxEntries || versionBeforeLookup != Version)
+        if (_entries is null || versionBeforeLookup != Version)
         {
             return;
         }
 
-        var entry = new Entry(match, time.GetTimestamp());
-        _entries[secretHash] = entry;
+        _entries.Set(secretHash, match, _entryOptions);
 
         // An eviction that raced with this add has either seen the entry or bumped the version.
         if (versionBeforeLookup != Version)
         {
-            _entries.TryRemove(new KeyValuePair<string, Entry>(secretHash, entry));
+            _entries.Remove(secretHash);
         }
     }
 
@@ -55,12 +79,25 @@ internal sealed class ApiKeyCache(TimeProvider time, IOptions<ApiKeyOptions> opt
     public void Evict(string keyId)
     {
         Interlocked.Increment(ref _version);
-        foreach (var (hash, entry) in _entries)
+        if (_entries is null)
         {
-            if (entry.Match.Key.Id == keyId)
+            return;
+        }
+
+        foreach (var hash in _entries.Keys)
+        {
+            if (_entries.TryGetValue(hash, out var value) && value is ApiKeyMatch match && match.Key.Id == keyId)
             {
-                _entries.TryRemove(hash, out _);
+                _entries.Remove(hash);
             }
         }
+    }
+
+    public void Dispose() => _entries?.Dispose();
+
+    /// <summary>The cache's expiry follows the injected time, so tests control it.</summary>
+    private sealed class TimeProviderClock(TimeProvider time) : ISystemClock
+    {
+        public DateTimeOffset UtcNow => time.GetUtcNow();
     }
 }

@@ -9,7 +9,7 @@ internal sealed class ApiKeyOptions
     /// instance evict it at once; the TTL bounds how long a change made elsewhere (the CLI) takes.</summary>
     public TimeSpan CacheTtl { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Most keys held in the cache; past it, lookups go to storage.</summary>
+    /// <summary>Most keys held in the cache; when full, the least recently used make room. 0 turns the cache off.</summary>
     public int CacheMaxEntries { get; set; } = 100_000;
 
     /// <summary>How often last-used times are written to storage, in one batch.</summary>

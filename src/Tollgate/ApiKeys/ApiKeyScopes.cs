@@ -9,7 +9,14 @@ internal enum ApiKeyScopes
     KeysRead = 2,
     KeysWrite = 4,
     UsageRead = 8,
-    All = Inference | KeysRead | KeysWrite | UsageRead,
+
+    /// <summary>Granting credits through the API. Never a default, never implied by another scope,
+    /// and held only by keys of owner or admin accounts.</summary>
+    Admin = 16,
+
+    /// <summary>What a key gets when no scopes are chosen: every scope but <see cref="Admin"/>.</summary>
+    Default = Inference | KeysRead | KeysWrite | UsageRead,
+    All = Default | Admin,
 }
 
 internal static class ApiKeyScopeNames
@@ -18,6 +25,7 @@ internal static class ApiKeyScopeNames
     public const string KeysRead = "keys:read";
     public const string KeysWrite = "keys:write";
     public const string UsageRead = "usage:read";
+    public const string Admin = "admin";
 
     private static readonly (ApiKeyScopes Scope, string Name)[] Names =
     [
@@ -25,9 +33,16 @@ internal static class ApiKeyScopeNames
         (ApiKeyScopes.KeysRead, KeysRead),
         (ApiKeyScopes.KeysWrite, KeysWrite),
         (ApiKeyScopes.UsageRead, UsageRead),
+        (ApiKeyScopes.Admin, Admin),
     ];
 
     public static string AllNames => string.Join(", ", Names.Select(n => n.Name));
+
+    /// <summary>The scopes a key gets by default, by name.</summary>
+    public static string DefaultNames => string.Join(", ", ToNames(ApiKeyScopes.Default));
+
+    /// <summary>Every single scope, for one authorization policy each.</summary>
+    public static IEnumerable<ApiKeyScopes> Each => Names.Select(n => n.Scope);
 
     public static string Name(ApiKeyScopes single) => Names.First(n => n.Scope == single).Name;
 

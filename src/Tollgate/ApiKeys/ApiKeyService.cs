@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Tollgate.Accounts;
 using Tollgate.Http;
 using Tollgate.Storage;
 
@@ -6,12 +7,14 @@ namespace Tollgate.ApiKeys;
 
 /// <summary>
 /// The rules of key management (SPEC section 5). <c>caller</c> is the key making the change,
-/// or null for the account itself (CLI, dashboard). A key can never hand out more than it holds:
-/// no scope it lacks, no model outside its own allow-list, and no new secret for a wider key.
-/// Every change that can refuse a key evicts it from the cache before returning.
+/// or null for the account itself (CLI, dashboard). A key only creates, changes, rotates or deletes
+/// keys within its own authority (<see cref="ApiKeyAuthority"/>), and only keys of owner and admin
+/// accounts may hold the <c>admin</c> scope. Every change that can refuse a key evicts it from the
+/// cache before returning.
 /// </summary>
 internal sealed class ApiKeyService(
     IApiKeyStore store,
+    IAccountStore accounts,
     ApiKeyCache cache,
     LastUsedRecorder lastUsed,
     TimeProvider time,
@@ -31,16 +34,9 @@ internal sealed class ApiKeyService(
     public async Task<Created> CreateAsync(string accountId, ApiKey? caller, ApiKeyChanges request, CancellationToken cancellationToken)
     {
         var name = request.Name ?? throw ApiException.BadRequest("name is required", "name");
-        var scopes = request.Scopes ?? caller?.Scopes ?? ApiKeyScopes.All;
-        var models = request.SetsModels ? request.Models : caller?.Models;
-        EnsureWithin(caller, scopes, models);
 
-        var limit = options.Value.MaxKeysPerAccount;
-        if (await store.CountAsync(accountId, cancellationToken) >= limit)
-        {
-            throw ApiException.BadRequest($"This account already has the most API keys allowed ({limit}); delete one first");
-        }
-
+        // What the request leaves out comes from the caller, so a bounded key makes bounded keys;
+        // admin is never inherited.
         var secret = ApiKeySecret.Generate();
         var key = new ApiKey
         {
@@ -48,15 +44,24 @@ internal sealed class ApiKeyService(
             AccountId = accountId,
             Name = name,
             Label = ApiKeySecret.Label(secret),
-            Scopes = scopes,
-            Models = models,
+            Scopes = request.Scopes ?? (caller is null ? ApiKeyScopes.Default : caller.Scopes & ~ApiKeyScopes.Admin),
+            Models = request.SetsModels ? request.Models : caller?.Models,
             Disabled = request.Disabled ?? false,
-            LimitNanos = request.LimitNanos,
-            LimitReset = request.LimitReset,
-            RateLimitRequestsPerMinute = request.RequestsPerMinute,
+            LimitNanos = request.SetsLimit ? request.LimitNanos : caller?.LimitNanos,
+            LimitReset = request.SetsLimitReset ? request.LimitReset : caller?.LimitReset,
+            RateLimitRequestsPerMinute = request.SetsRateLimit ? request.RequestsPerMinute : caller?.RateLimitRequestsPerMinute,
             CreatedAt = time.GetUtcNow(),
-            ExpiresAt = request.ExpiresAt,
+            ExpiresAt = request.SetsExpiresAt ? request.ExpiresAt : caller?.ExpiresAt,
         };
+        ApiKeyAuthority.EnsureMayGrant(caller, key);
+        await EnsureAdminMayBeHeldAsync(accountId, key.Scopes, cancellationToken);
+
+        var limit = options.Value.MaxKeysPerAccount;
+        if (await store.CountAsync(accountId, cancellationToken) >= limit)
+        {
+            throw ApiException.BadRequest($"This account already has the most API keys allowed ({limit}); delete one first");
+        }
+
         await store.InsertAsync(key, ApiKeySecret.Hash(secret), cancellationToken);
         return new Created(key, secret);
     }
@@ -64,6 +69,7 @@ internal sealed class ApiKeyService(
     public async Task<ApiKey> UpdateAsync(string accountId, ApiKey? caller, string keyId, ApiKeyChanges request, CancellationToken cancellationToken)
     {
         var key = await store.GetAsync(accountId, keyId, cancellationToken) ?? throw NotFound();
+        ApiKeyAuthority.EnsureMayManage(caller, key, "change");
         var updated = key with
         {
             Name = request.Name ?? key.Name,
@@ -76,11 +82,12 @@ internal sealed class ApiKeyService(
             ExpiresAt = request.SetsExpiresAt ? request.ExpiresAt : key.ExpiresAt,
         };
 
-        // Widening is refused; narrowing a key (even one wider than the caller) is allowed.
-        EnsureScopesWithin(caller, updated.Scopes & ~key.Scopes);
-        if (!ModelAllowList.Covers(key.Models, updated.Models))
+        // The key must lie within the caller both as it is and as it would be: a key narrows itself
+        // freely, but never widens itself or reaches a key wider than itself.
+        ApiKeyAuthority.EnsureMayGrant(caller, updated);
+        if ((updated.Scopes & ~key.Scopes).HasFlag(ApiKeyScopes.Admin))
         {
-            EnsureModelsWithin(caller, updated.Models);
+            await EnsureAdminMayBeHeldAsync(accountId, updated.Scopes, cancellationToken);
         }
 
         if (!await store.UpdateAsync(updated, cancellationToken))
@@ -97,7 +104,7 @@ internal sealed class ApiKeyService(
         var key = await store.GetAsync(accountId, keyId, cancellationToken) ?? throw NotFound();
 
         // A new secret for a wider key would hand the caller that key's power.
-        EnsureWithin(caller, key.Scopes, key.Models);
+        ApiKeyAuthority.EnsureMayManage(caller, key, "rotate");
 
         var secret = ApiKeySecret.Generate();
         var label = ApiKeySecret.Label(secret);
@@ -111,8 +118,13 @@ internal sealed class ApiKeyService(
         return new Created(lastUsed.Overlay(key with { Label = label }), secret);
     }
 
-    public async Task DeleteAsync(string accountId, string keyId, CancellationToken cancellationToken)
+    public async Task DeleteAsync(string accountId, ApiKey? caller, string keyId, CancellationToken cancellationToken)
     {
+        if (caller is not null)
+        {
+            ApiKeyAuthority.EnsureMayManage(caller, await store.GetAsync(accountId, keyId, cancellationToken) ?? throw NotFound(), "delete");
+        }
+
         if (!await store.DeleteAsync(accountId, keyId, time.GetUtcNow(), cancellationToken))
         {
             throw NotFound();
@@ -121,27 +133,14 @@ internal sealed class ApiKeyService(
         cache.Evict(keyId);
     }
 
-    private static void EnsureWithin(ApiKey? caller, ApiKeyScopes scopes, IReadOnlyList<string>? models)
+    /// <summary>Only keys of owner and admin accounts may hold <c>admin</c>, whoever asks.</summary>
+    private async Task EnsureAdminMayBeHeldAsync(string accountId, ApiKeyScopes scopes, CancellationToken cancellationToken)
     {
-        EnsureScopesWithin(caller, scopes);
-        EnsureModelsWithin(caller, models);
-    }
-
-    private static void EnsureScopesWithin(ApiKey? caller, ApiKeyScopes scopes)
-    {
-        if (caller is not null && ApiKeyScopeNames.FirstMissing(caller.Scopes, scopes) is { } missing)
+        if (scopes.HasFlag(ApiKeyScopes.Admin) &&
+            (await accounts.FindByIdAsync(accountId, cancellationToken))?.Role is not (AccountRole.Owner or AccountRole.Admin))
         {
-            throw ApiException.Forbidden($"This API key cannot grant the '{missing}' scope, which it does not hold itself", "missing_scope", missing);
-        }
-    }
-
-    private static void EnsureModelsWithin(ApiKey? caller, IReadOnlyList<string>? models)
-    {
-        if (caller is not null && !ModelAllowList.Covers(caller.Models, models))
-        {
-            throw new ApiException(StatusCodes.Status403Forbidden,
-                "This API key cannot grant models outside its own allow-list",
-                new Dictionary<string, object?> { ["reason"] = "model_not_allowed" });
+            throw new ApiException(StatusCodes.Status403Forbidden, "Only keys of owner or admin accounts may hold the 'admin' scope",
+                new Dictionary<string, object?> { ["reason"] = "not_admin", ["param"] = "scopes" });
         }
     }
 

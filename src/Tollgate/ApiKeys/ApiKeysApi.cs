@@ -65,7 +65,8 @@ internal static class ApiKeysApi
 
     private static async Task<IResult> DeleteAsync(string id, HttpContext context, ApiKeyService keys, CancellationToken cancellationToken)
     {
-        await keys.DeleteAsync(context.GetApiKey().AccountId, id, cancellationToken);
+        var caller = context.GetApiKey();
+        await keys.DeleteAsync(caller.AccountId, caller, id, cancellationToken);
         return TypedResults.Json(new KeyDeletedResponse(new KeyDeletedDto(id, Deleted: true)), ApiKeyJsonContext.Default.KeyDeletedResponse);
     }
 

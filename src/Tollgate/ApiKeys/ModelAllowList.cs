@@ -30,24 +30,25 @@ internal static class ModelAllowList
     /// <summary>True when every model <paramref name="requested"/> allows is allowed by <paramref name="held"/>.</summary>
     public static bool Covers(IReadOnlyList<string>? held, IReadOnlyList<string>? requested)
     {
-        if (held is null)
+        // "*" anywhere in a list allows every model, exactly like no list.
+        if (held is null || held.Contains("*"))
         {
             return true;
         }
 
-        if (requested is null)
+        if (requested is null || requested.Contains("*"))
         {
             return false;
         }
 
         foreach (var pattern in requested)
         {
-            // A pattern is covered only by a pattern at least as wide; an exact id by any match.
-            var covered = pattern == "*"
-                ? held.Contains("*")
-                : pattern.EndsWith("/*", StringComparison.Ordinal)
-                    ? held.Any(h => h == "*" || string.Equals(h, pattern, StringComparison.OrdinalIgnoreCase))
-                    : IsAllowed(held, pattern);
+            // A pattern is covered only by a pattern at least as wide (anthropic/* covers anthropic/claude/*);
+            // an exact id by any entry that matches it.
+            var covered = pattern.EndsWith("/*", StringComparison.Ordinal)
+                ? held.Any(h => h.EndsWith("/*", StringComparison.Ordinal) &&
+                    pattern.StartsWith(h.AsSpan(0, h.Length - 1), StringComparison.OrdinalIgnoreCase))
+                : IsAllowed(held, pattern);
             if (!covered)
             {
                 return false;

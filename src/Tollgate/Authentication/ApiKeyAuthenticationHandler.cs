@@ -36,13 +36,14 @@ internal sealed class ApiKeyAuthenticationHandler(
             return AuthenticateResult.Fail(ApiError.InvalidKeyMessage);
         }
 
-        var key = await authenticator.AuthenticateAsync(header[7..].Trim(), Context.RequestAborted);
-        if (key is null)
+        var match = await authenticator.AuthenticateAsync(header[7..].Trim(), Context.RequestAborted);
+        if (match is null)
         {
             return AuthenticateResult.Fail(ApiError.InvalidKeyMessage);
         }
 
-        Context.Features.Set(new ApiKeyCaller(key));
+        var key = match.Key;
+        Context.Features.Set(new ApiKeyCaller(key, match.IsPreviousSecret));
         var identity = new ClaimsIdentity([new Claim(ClaimTypes.NameIdentifier, key.Id)], SchemeName);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
     }
@@ -58,7 +59,9 @@ internal sealed class ApiKeyAuthenticationHandler(
 }
 
 /// <summary>The key that authenticated the current request.</summary>
-internal sealed record ApiKeyCaller(ApiKey Key);
+/// <param name="Key">The key.</param>
+/// <param name="IsPreviousSecret">True when the secret presented is the key's previous one, inside its rotation grace period.</param>
+internal sealed record ApiKeyCaller(ApiKey Key, bool IsPreviousSecret = false);
 
 internal static class ApiKeyCallerExtensions
 {

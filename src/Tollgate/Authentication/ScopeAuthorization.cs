@@ -25,7 +25,10 @@ internal sealed class ScopeRequirementHandler : AuthorizationHandler<ScopeRequir
     }
 }
 
-/// <summary>Answers a missing scope with the 403 of SPEC section 2 (<c>reason</c>, <c>required_scope</c>).</summary>
+/// <summary>
+/// Answers a missing scope with the 403 of SPEC section 2 (<c>reason</c>, <c>required_scope</c>), and
+/// keeps a previous secret in its rotation grace period to inference and reads (SPEC section 5).
+/// </summary>
 internal sealed class ScopeForbiddenResultHandler : IAuthorizationMiddlewareResultHandler
 {
     private readonly AuthorizationMiddlewareResultHandler _default = new();
@@ -40,8 +43,22 @@ internal sealed class ScopeForbiddenResultHandler : IAuthorizationMiddlewareResu
             return ApiError.WriteAsync(context, error.StatusCode, error.Message, error.Metadata);
         }
 
+        // The old secret only keeps clients running while they move to the new one. Were it to
+        // rotate, disable or delete, whoever holds a leaked old secret could lock the owner out.
+        if (authorizeResult.Succeeded && context.Features.Get<ApiKeyCaller>() is { IsPreviousSecret: true } &&
+            !IsReadOrInference(context.Request.Method, policy))
+        {
+            return ApiError.WriteAsync(context, StatusCodes.Status403Forbidden,
+                "This is the previous secret of a rotated API key, in its grace period: it may only call inference and read endpoints. Use the new secret.",
+                new Dictionary<string, object?> { ["reason"] = "previous_secret" });
+        }
+
         return _default.HandleAsync(next, context, policy, authorizeResult);
     }
+
+    private static bool IsReadOrInference(string method, AuthorizationPolicy policy) =>
+        HttpMethods.IsGet(method) || HttpMethods.IsHead(method) ||
+        policy.Requirements.Any(r => r is ScopeRequirement { Scope: ApiKeyScopes.Inference });
 }
 
 internal static class ApiKeyAuthenticationExtensions
@@ -56,7 +73,7 @@ internal static class ApiKeyAuthenticationExtensions
         builder.Services.AddSingleton<IAuthorizationMiddlewareResultHandler, ScopeForbiddenResultHandler>();
         builder.Services.AddAuthorization(options =>
         {
-            foreach (var scope in new[] { ApiKeyScopes.Inference, ApiKeyScopes.KeysRead, ApiKeyScopes.KeysWrite, ApiKeyScopes.UsageRead })
+            foreach (var scope in ApiKeyScopeNames.Each)
             {
                 options.AddPolicy(PolicyName(scope), policy => policy
                     .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName)

@@ -106,7 +106,8 @@ internal static class TollgateCli
         var name = new Option<string>("--name") { Description = "A name to recognise the key by", Required = true };
         var scopes = new Option<string[]>("--scopes")
         {
-            Description = $"Scopes, comma- or space-separated (default: all of {ApiKeyScopeNames.AllNames})",
+            Description = $"Scopes, comma- or space-separated, of {ApiKeyScopeNames.AllNames} (default: {ApiKeyScopeNames.DefaultNames}; " +
+                "admin, to grant credits through the API, only for owner and admin accounts)",
             AllowMultipleArgumentsPerToken = true,
         };
         var models = new Option<string[]>("--models")

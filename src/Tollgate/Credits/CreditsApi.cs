@@ -17,7 +17,8 @@ internal static partial class CreditsApi
     public static IEndpointRouteBuilder MapCreditsApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/api/v1/credits", GetCreditsAsync).RequireScope(ApiKeyScopes.UsageRead);
-        app.MapPost("/api/v1/admin/credits", GrantAsync).RequireScope(ApiKeyScopes.KeysWrite);
+        // Minting credits needs the admin scope, which keys:write never implies, and an owner or admin account.
+        app.MapPost("/api/v1/admin/credits", GrantAsync).RequireScope(ApiKeyScopes.Admin);
         return app;
     }
 
@@ -34,6 +35,7 @@ internal static partial class CreditsApi
         var caller = context.GetApiKey();
 
         // Who may grant is decided before the body is looked at: a member learns nothing from validation errors.
+        // An admin key of an account that is no longer owner or admin is refused here.
         var callerAccount = await accounts.FindByIdAsync(caller.AccountId, cancellationToken);
         if (callerAccount?.Role is not (AccountRole.Owner or AccountRole.Admin))
         {

@@ -23,12 +23,20 @@ public sealed class ModelAllowListTests
     [InlineData(new[] { "anthropic/*" }, new[] { "*" }, false)]
     [InlineData(new[] { "*" }, new[] { "*" }, true)]
     [InlineData(new[] { "anthropic/*" }, new[] { "openai/gpt-4o" }, false)]
+    [InlineData(new[] { "anthropic/*" }, new[] { "anthropic/claude/*" }, true)]
+    [InlineData(new[] { "anthropic/claude/*" }, new[] { "anthropic/*" }, false)]
+    [InlineData(new[] { "Anthropic/*" }, new[] { "anthropic/claude-sonnet-4-6", "ANTHROPIC/x" }, true)]
+    [InlineData(new[] { "openai/*" }, new[] { "openai/gpt-4o", "*" }, false)]
     public void Covers_RequestedWithinHeld_OnlyWhenNoWider(string[] held, string[] requested, bool covered) =>
         Assert.Equal(covered, ModelAllowList.Covers(held, requested));
 
     [Fact]
     public void Covers_HeldIsAll_CoversEverythingIncludingAll() =>
         Assert.True(ModelAllowList.Covers(null, null));
+
+    [Fact]
+    public void Covers_HeldStarIsEveryModel_CoversNull() =>
+        Assert.True(ModelAllowList.Covers(["*"], null));
 
     [Fact]
     public void Covers_HeldIsListAndRequestedIsAll_IsNotCovered() =>

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Data.Sqlite;
 using Tollgate.Accounts;
+using Tollgate.ApiKeys;
 using Tollgate.Tests.Infrastructure;
 using Tollgate.Tests.Usage;
 
@@ -9,13 +10,33 @@ namespace Tollgate.Tests.Credits;
 /// <summary><c>GET /api/v1/credits</c> and <c>POST /api/v1/admin/credits</c>. Every new account starts with the 1.00 USD signup grant.</summary>
 public sealed class CreditsApiTests(TollgateFactory factory) : IClassFixture<TollgateFactory>
 {
-    private async Task<(Account Account, HttpClient Client)> AccountWithKeyAsync(AccountRole role = AccountRole.Member,
-        string json = """{"name":"key"}""")
+    /// <summary>Every scope, admin included: what an owner or admin is given to grant credits.</summary>
+    private const string AdminKey = """{"name":"key","scopes":["inference","keys:read","keys:write","usage:read","admin"]}""";
+
+    /// <summary>An account and a key: the default scopes for a member, every scope for an owner or admin, unless <paramref name="json"/> says otherwise.</summary>
+    private async Task<(Account Account, HttpClient Client)> AccountWithKeyAsync(AccountRole role = AccountRole.Member, string? json = null)
     {
         var account = role == AccountRole.Member
             ? await factory.CreateAccountAsync()
             : (await factory.Service<AccountService>().CreateAsync($"{role}-{Guid.NewGuid():N}@example.com", null, role, null, CancellationToken.None)).Account;
-        var (_, secret) = await factory.CreateKeyAsync(account.Id, json);
+        var (_, secret) = await factory.CreateKeyAsync(account.Id, json ?? (role == AccountRole.Member ? """{"name":"key"}""" : AdminKey));
+        return (account, factory.Client(secret));
+    }
+
+    /// <summary>A member's key holding admin, as a key made before its account lost the owner or admin role would.</summary>
+    private async Task<(Account Account, HttpClient Client)> MemberWithAdminKeyAsync()
+    {
+        var account = await factory.CreateAccountAsync();
+        var secret = ApiKeySecret.Generate();
+        await factory.Service<IApiKeyStore>().InsertAsync(new ApiKey
+        {
+            Id = "key_demoted" + Guid.NewGuid().ToString("N")[..8],
+            AccountId = account.Id,
+            Name = "demoted",
+            Label = ApiKeySecret.Label(secret),
+            Scopes = ApiKeyScopes.All,
+            CreatedAt = DateTimeOffset.UtcNow,
+        }, ApiKeySecret.Hash(secret), CancellationToken.None);
         return (account, factory.Client(secret));
     }
 
@@ -156,9 +177,22 @@ public sealed class CreditsApiTests(TollgateFactory factory) : IClassFixture<Tol
     }
 
     [Fact]
-    public async Task Grant_ByMember_Answers403NotAdminAndGrantsNothing()
+    public async Task Grant_ByMember_Answers403MissingScopeAndGrantsNothing()
     {
         var (member, memberClient) = await AccountWithKeyAsync();
+
+        using var response = await GrantAsync(memberClient, $$"""{"account_id":"{{member.Id}}","amount":100}""");
+
+        var error = await response.AssertErrorAsync(HttpStatusCode.Forbidden);
+        Assert.Equal("missing_scope", error.GetProperty("metadata").GetProperty("reason").GetString());
+        Assert.Equal("admin", error.GetProperty("metadata").GetProperty("required_scope").GetString());
+        Assert.Equal((1.00m, 0m), await CreditsAsync(memberClient));
+    }
+
+    [Fact]
+    public async Task Grant_AdminKeyOfAMemberAccount_Answers403NotAdminAndGrantsNothing()
+    {
+        var (member, memberClient) = await MemberWithAdminKeyAsync();
 
         using var response = await GrantAsync(memberClient, $$"""{"account_id":"{{member.Id}}","amount":100}""");
 
@@ -170,7 +204,7 @@ public sealed class CreditsApiTests(TollgateFactory factory) : IClassFixture<Tol
     [Fact]
     public async Task Grant_ByMemberWithAnInvalidBody_StillAnswers403NotAdmin()
     {
-        var (_, memberClient) = await AccountWithKeyAsync();
+        var (_, memberClient) = await MemberWithAdminKeyAsync();
 
         using var response = await GrantAsync(memberClient, """{"amount":"lots"}""");
 
@@ -179,15 +213,15 @@ public sealed class CreditsApiTests(TollgateFactory factory) : IClassFixture<Tol
     }
 
     [Fact]
-    public async Task Grant_OwnerKeyWithoutKeysWrite_Answers403MissingScope()
+    public async Task Grant_OwnerKeyWithoutAdmin_Answers403MissingScope()
     {
-        var (owner, client) = await AccountWithKeyAsync(AccountRole.Owner, """{"name":"read only","scopes":["keys:read","usage:read"]}""");
+        var (owner, client) = await AccountWithKeyAsync(AccountRole.Owner, """{"name":"every default scope"}""");
 
         using var response = await GrantAsync(client, $$"""{"account_id":"{{owner.Id}}","amount":5}""");
 
         var error = await response.AssertErrorAsync(HttpStatusCode.Forbidden);
         Assert.Equal("missing_scope", error.GetProperty("metadata").GetProperty("reason").GetString());
-        Assert.Equal("keys:write", error.GetProperty("metadata").GetProperty("required_scope").GetString());
+        Assert.Equal("admin", error.GetProperty("metadata").GetProperty("required_scope").GetString());
         Assert.Equal((1.00m, 0m), await CreditsAsync(client));
     }
 
