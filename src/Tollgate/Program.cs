@@ -9,6 +9,7 @@ using Tollgate.Health;
 using Tollgate.Http;
 using Tollgate.Metrics;
 using Tollgate.Models;
+using Tollgate.RateLimiting;
 using Tollgate.Storage;
 using Tollgate.Usage;
 
@@ -37,6 +38,9 @@ try
 
     // Credits: reservations, the ledger, group-committed usage records
     builder.AddCredits();
+
+    // Per-key rate limits on the inference endpoints (429 before any credit is reserved)
+    builder.AddRateLimits();
 
     // The usage log's read side: /key, /credits, /generation, /usage
     builder.AddUsage();

@@ -10,6 +10,7 @@ using Tollgate.Http;
 using Tollgate.Metrics;
 using Tollgate.Models;
 using Tollgate.Providers;
+using Tollgate.RateLimiting;
 using Tollgate.Storage;
 
 namespace Tollgate.Gateway;
@@ -28,7 +29,7 @@ internal static class ChatCompletionsApi
 
     public static IEndpointRouteBuilder MapChatCompletionsApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/v1/chat/completions", HandleAsync).RequireScope(ApiKeyScopes.Inference);
+        app.MapPost("/api/v1/chat/completions", HandleAsync).RequireScope(ApiKeyScopes.Inference).RequireRateLimit();
         return app;
     }
 

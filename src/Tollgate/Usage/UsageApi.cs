@@ -3,6 +3,7 @@ using Tollgate.ApiKeys;
 using Tollgate.Authentication;
 using Tollgate.Credits;
 using Tollgate.Http;
+using Tollgate.RateLimiting;
 using Tollgate.Storage;
 
 namespace Tollgate.Usage;
@@ -32,7 +33,8 @@ internal static class UsageApi
         return app;
     }
 
-    private static async Task<IResult> GetKeyAsync(HttpContext context, IBillingStore billing, TimeProvider time, CancellationToken cancellationToken)
+    private static async Task<IResult> GetKeyAsync(HttpContext context, IBillingStore billing, KeyRateLimits rateLimits, TimeProvider time,
+        CancellationToken cancellationToken)
     {
         var key = context.GetApiKey();
         var spend = await billing.GetKeySpendAsync(key.Id, time.GetUtcNow(), cancellationToken);
@@ -46,7 +48,7 @@ internal static class UsageApi
             Money.ToUsd(spend.WeeklyNanos),
             Money.ToUsd(spend.MonthlyNanos),
             IsFreeTier: false,
-            new RateLimitDto(key.RateLimitRequestsPerMinute),
+            new RateLimitDto(rateLimits.For(key)), // the limit it is held to: its own, else the default
             key.ExpiresAt is { } expires ? KeyDto.ToWire(expires) : null);
         return TypedResults.Json(new CurrentKeyResponse(dto), UsageJsonContext.Default.CurrentKeyResponse);
     }
