@@ -28,7 +28,7 @@ internal sealed partial class ReservationSweeper(CreditLedger ledger, TimeProvid
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        // Twice per timeout (at most once a minute), so a reservation is freed at most half a timeout late.
+        // Every half timeout, and at least once a minute: a reservation is freed at most half a timeout late.
         var timeout = options.Value.ReservationTimeout;
         using var timer = new PeriodicTimer(timeout < TimeSpan.FromMinutes(2) ? timeout / 2 : TimeSpan.FromMinutes(1), time);
         try
