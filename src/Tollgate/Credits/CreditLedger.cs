@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 using Tollgate.ApiKeys;
 using Tollgate.Http;
 
@@ -14,11 +15,15 @@ namespace Tollgate.Credits;
 /// </summary>
 /// <remarks>
 /// The balance is kept in memory and follows the ledger: it is loaded once, lowered by each
-/// settled charge, and re-read from storage when a request would be refused (credits granted
-/// from the command line are seen then). A re-read must never count a write twice in the
-/// account's favour: it is not applied while a grant of this process is being written, and the
-/// charges applied while it ran are taken off it. One process owns an account's reservations;
-/// several instances (PostgreSQL and Redis) will need shared reservations.
+/// settled charge, and re-read from storage when a request would be refused, and before any
+/// admission once the ledger holds an entry this process has not seen (a grant or debit from the
+/// command line): each admission compares the newest such entry's id with the one the balance
+/// includes (one indexed lookup). A re-read must never count a write twice in the account's
+/// favour: it is not applied while a grant of this process is being written (that grant is then
+/// counted against the admission instead), and the charges applied while it ran are taken off it.
+/// Every key's reservations are counted, limited or not, so a limit added while requests are in
+/// flight sees them. One process owns an account's reservations; several instances (PostgreSQL
+/// and Redis) will need shared reservations.
 /// </remarks>
 internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, TimeProvider time)
 {
@@ -30,8 +35,12 @@ internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, Ti
         public Task? Loading;
         public bool Loaded;
         public long Balance;
+        public long SeenEntry; // the newest ledger entry other than a charge that Balance includes (0: none)
         public long Reserved;
         public int Granting; // grants being written: committed perhaps, not yet applied here
+        public long GrantEvents; // grants of this process begun or ended so far
+        public long GrantsBegunNanos; // their amounts, as positive numbers, begun so far
+        public long GrantsEndedNanos; // ... and ended so far
         public int Settling; // charges being written: committed perhaps, not yet applied here
         public long ChargedTotal; // every charge applied here so far
         public readonly Dictionary<string, KeyState> Keys = new(StringComparer.Ordinal);
@@ -42,7 +51,7 @@ internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, Ti
         public KeySpend Spend = KeySpend.None;
         public long SpendDay = -1; // the UTC day Spend's periods are for; -1: read it again
         public bool Stale; // read while charges were in flight: may count one twice (never too little); read again
-        public long Reserved;
+        public long Reserved; // kept for every key, limited or not, so that a limit added later sees what is in flight
         public long ChargedTotal;
     }
 
@@ -51,81 +60,94 @@ internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, Ti
 
     /// <summary>Admits a request that may cost up to <paramref name="maxCostNanos"/>, or throws 402.</summary>
     /// <param name="describe">Builds the 402's message from what the account or key can still afford.</param>
-    public async Task<Reservation> ReserveAsync(ApiKey key, long maxCostNanos, Func<LimitSource, long, string> describe, CancellationToken cancellationToken)
+    /// <param name="requestAborted">
+    /// The request's own <c>RequestAborted</c>: it says when the request is gone, and only then may
+    /// <see cref="ReleaseAbandoned"/> free the reservation. A token that cannot be cancelled is never swept.
+    /// </param>
+    public async Task<Reservation> ReserveAsync(ApiKey key, long maxCostNanos, Func<LimitSource, long, string> describe, CancellationToken requestAborted)
     {
-        var account = await LoadAsync(key.AccountId, cancellationToken);
+        var account = await LoadAsync(key.AccountId, requestAborted);
         if (key.LimitNanos is not null)
         {
-            await LoadKeyAsync(account, key, cancellationToken);
+            await LoadKeyAsync(account, key, requestAborted);
         }
 
-        var refreshed = false;
-        for (var attempt = 0; ; attempt++)
+        // Ledger entries written by another process since the balance was read: read it again before admitting.
+        var newest = await store.GetNewestOutsideEntryAsync(key.AccountId, requestAborted);
+        long chargedBefore, grantEvents, grantsEnded;
+        lock (account)
         {
-            long chargedBefore;
-            lock (account)
+            if (newest == account.SeenEntry && Admit(account, key, account.Balance, maxCostNanos, describe, requestAborted) is { } admitted)
             {
-                var available = account.Balance - account.Reserved;
-                if (available >= maxCostNanos)
-                {
-                    if (key.LimitNanos is { } limit)
-                    {
-                        var state = account.Keys[key.Id];
-                        var keyAvailable = limit - state.Spend.ForReset(key.LimitReset) - state.Reserved;
-                        if (keyAvailable < maxCostNanos)
-                        {
-                            throw InsufficientCredits(LimitSource.KeyLimit, Math.Max(0, keyAvailable), maxCostNanos, describe);
-                        }
-
-                        state.Reserved += maxCostNanos;
-                    }
-
-                    account.Reserved += maxCostNanos;
-                    var reservation = new Reservation(key.AccountId, key.Id, maxCostNanos, time.GetUtcNow());
-                    _open[reservation] = 0;
-                    return reservation;
-                }
-
-                // Refuse once the balance was re-read from storage, or when writes in flight kept it from being applied.
-                if (refreshed || attempt >= 3)
-                {
-                    throw InsufficientCredits(LimitSource.AccountCredits, Math.Max(0, available), maxCostNanos, describe);
-                }
-
-                chargedBefore = account.ChargedTotal;
+                return admitted;
             }
 
-            // Not enough as far as this process knows: credits may have been granted elsewhere (the CLI).
-            var stored = await store.GetCreditsAsync(key.AccountId, cancellationToken);
-            lock (account)
+            // Not enough as far as this process knows (credits may have been granted elsewhere), or the ledger moved on.
+            (chargedBefore, grantEvents, grantsEnded) = (account.ChargedTotal, account.GrantEvents, account.GrantsEndedNanos);
+        }
+
+        var stored = await store.GetCreditsAsync(key.AccountId, requestAborted);
+        lock (account)
+        {
+            // Charges applied while reading are taken off (one the read already saw is then counted twice, which
+            // only refuses a little early), so no charge can be missed.
+            var balance = stored.BalanceNanos - (account.ChargedTotal - chargedBefore);
+            if (account.Granting == 0 && account.GrantEvents == grantEvents)
             {
-                // A grant committed but not yet applied here would be counted twice: wait until none is in flight.
-                // Charges applied while reading are taken off again (one the read already saw is then counted twice,
-                // which only refuses a little early), so no charge can be missed.
-                if (account.Granting == 0)
-                {
-                    account.Balance = stored.BalanceNanos - (account.ChargedTotal - chargedBefore);
-                    refreshed = true;
-                }
+                account.Balance = balance;
+                account.SeenEntry = Math.Max(account.SeenEntry, newest);
+            }
+            else
+            {
+                // A grant of this process was written meanwhile: the read may or may not hold it, and the balance in
+                // memory may or may not have it yet. Neither is applied; this admission counts every such grant against itself.
+                balance -= account.GrantsBegunNanos - grantsEnded;
             }
 
-            if (!refreshed)
-            {
-                await Task.Yield(); // let the write in flight apply itself, then read again
-            }
+            return Admit(account, key, balance, maxCostNanos, describe, requestAborted)
+                ?? throw InsufficientCredits(LimitSource.AccountCredits, Math.Max(0, balance - account.Reserved), maxCostNanos, describe);
         }
     }
 
+    /// <summary>Under the account's lock: the reservation, null when the account's balance is short, or a 402 when the key's limit is.</summary>
+    private Reservation? Admit(AccountState account, ApiKey key, long balance, long maxCostNanos, Func<LimitSource, long, string> describe,
+        CancellationToken requestAborted)
+    {
+        if (balance - account.Reserved < maxCostNanos)
+        {
+            return null;
+        }
+
+        ref var state = ref CollectionsMarshal.GetValueRefOrAddDefault(account.Keys, key.Id, out _);
+        state ??= new KeyState();
+        if (key.LimitNanos is { } limit)
+        {
+            var keyAvailable = limit - state.Spend.ForReset(key.LimitReset) - state.Reserved;
+            if (keyAvailable < maxCostNanos)
+            {
+                throw InsufficientCredits(LimitSource.KeyLimit, Math.Max(0, keyAvailable), maxCostNanos, describe);
+            }
+        }
+
+        state.Reserved += maxCostNanos;
+        account.Reserved += maxCostNanos;
+        var reservation = new Reservation(key.AccountId, key.Id, maxCostNanos, time.GetUtcNow());
+        reservation.Watch(time, requestAborted);
+        _open[reservation] = 0;
+        return reservation;
+    }
+
     /// <summary>
-    /// Charges the real cost and writes the usage record, durably, then frees the reservation.
-    /// A reservation is settled once: a second call throws.
+    /// Charges the real cost and writes the usage record, durably, then frees the reservation. A
+    /// reservation the sweeper released meanwhile is charged all the same: a delivered answer is
+    /// never left uncharged. A reservation is settled once: a second call throws, as does a settle
+    /// after the request itself released it.
     /// </summary>
     public async Task SettleAsync(Reservation reservation, UsageRecord record)
     {
-        if (!reservation.TryClose())
-        {
-            throw new InvalidOperationException($"Reservation for {record.GenerationId} was already settled or released");
-        }
+        var held = reservation.TrySettle(out var stillHeld)
+            ? stillHeld
+            : throw new InvalidOperationException($"Reservation for {record.GenerationId} was already settled or released");
 
         var account = _accounts[reservation.AccountId];
         lock (account)
@@ -139,17 +161,17 @@ internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, Ti
         }
         catch
         {
-            Free(reservation, chargedNanos: 0, record.CreatedAt, wrote: true);
+            Free(reservation, chargedNanos: 0, record.CreatedAt, wrote: true, held);
             throw;
         }
 
-        Free(reservation, record.CostNanos, record.CreatedAt, wrote: true);
+        Free(reservation, record.CostNanos, record.CreatedAt, wrote: true, held);
     }
 
     /// <summary>Frees a reservation with no charge (the call failed before delivering anything). Idempotent.</summary>
     public void Release(Reservation reservation)
     {
-        if (reservation.TryClose())
+        if (reservation.TryRelease())
         {
             Free(reservation, chargedNanos: 0, time.GetUtcNow());
         }
@@ -158,14 +180,18 @@ internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, Ti
     /// <summary>Writes a usage record that carries no charge (a failed call).</summary>
     public Task RecordAsync(UsageRecord record) => writer.WriteAsync(record);
 
-    /// <summary>Releases reservations older than <paramref name="maxAge"/>: their requests hung or died.</summary>
-    public int ReleaseStale(TimeSpan maxAge)
+    /// <summary>
+    /// Releases the reservations of requests that have been gone (their client left) for longer than
+    /// <paramref name="grace"/> and whose handlers have still neither settled nor released them: they hung.
+    /// A request whose client is still there is never released, however long it has run.
+    /// </summary>
+    public int ReleaseAbandoned(TimeSpan grace)
     {
-        var cutoff = time.GetUtcNow() - maxAge;
+        var cutoff = time.GetUtcNow() - grace;
         var released = 0;
         foreach (var reservation in _open.Keys)
         {
-            if (reservation.CreatedAt < cutoff && reservation.TryClose())
+            if (reservation.GoneSince is { } gone && gone <= cutoff && reservation.TryRelease(swept: true))
             {
                 Free(reservation, 0, time.GetUtcNow());
                 released++;
@@ -179,9 +205,12 @@ internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, Ti
     public async Task<AccountCredits> GrantAsync(string accountId, long amountNanos, string actor, string? reference, string? note, CancellationToken cancellationToken)
     {
         var account = await LoadAsync(accountId, cancellationToken);
+        var size = Math.Abs(amountNanos);
         lock (account)
         {
             account.Granting++;
+            account.GrantEvents++;
+            account.GrantsBegunNanos += size;
         }
 
         AccountCredits credits;
@@ -195,6 +224,8 @@ internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, Ti
             lock (account)
             {
                 account.Granting--;
+                account.GrantEvents++;
+                account.GrantsEndedNanos += size;
             }
 
             throw;
@@ -204,6 +235,8 @@ internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, Ti
         {
             account.Balance += amountNanos;
             account.Granting--;
+            account.GrantEvents++;
+            account.GrantsEndedNanos += size;
         }
 
         return credits;
@@ -212,7 +245,8 @@ internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, Ti
     /// <summary>What this process holds reserved for the account (for the credits endpoint and tests).</summary>
     public long ReservedFor(string accountId) => _accounts.TryGetValue(accountId, out var account) ? Interlocked.Read(ref account.Reserved) : 0;
 
-    private void Free(Reservation reservation, long chargedNanos, DateTimeOffset at, bool wrote = false)
+    /// <param name="held">False when the sweeper already freed the reserved amount: only the charge is applied.</param>
+    private void Free(Reservation reservation, long chargedNanos, DateTimeOffset at, bool wrote = false, bool held = true)
     {
         _open.TryRemove(reservation, out _);
         var account = _accounts[reservation.AccountId];
@@ -223,12 +257,13 @@ internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, Ti
                 account.Settling--;
             }
 
-            account.Reserved -= reservation.AmountNanos;
+            var freed = held ? reservation.AmountNanos : 0;
+            account.Reserved -= freed;
             account.Balance -= chargedNanos;
             account.ChargedTotal += chargedNanos;
             if (account.Keys.TryGetValue(reservation.KeyId, out var key))
             {
-                key.Reserved = Math.Max(0, key.Reserved - reservation.AmountNanos);
+                key.Reserved -= freed;
                 key.ChargedTotal += chargedNanos;
                 if (chargedNanos > 0 && key.SpendDay == Storage.SqliteBillingStore.Day(at))
                 {
@@ -270,10 +305,13 @@ internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, Ti
     {
         try
         {
+            // The entry first: the balance read after it holds at least every entry up to it.
+            var newest = await store.GetNewestOutsideEntryAsync(accountId, CancellationToken.None);
             var credits = await store.GetCreditsAsync(accountId, CancellationToken.None);
             lock (account)
             {
                 account.Balance = credits.BalanceNanos;
+                account.SeenEntry = newest;
                 Volatile.Write(ref account.Loaded, true);
             }
         }
@@ -346,13 +384,57 @@ internal enum LimitSource
 /// <summary>Credits held for one request until it is settled or released — exactly once.</summary>
 internal sealed class Reservation(string accountId, string keyId, long amountNanos, DateTimeOffset createdAt)
 {
-    private int _closed;
+    private const int Held = 0, Released = 1, Swept = 2, Settled = 3;
+    private int _state;
+    private long _goneSinceTicks; // UTC ticks when the request's client left; 0 while it is there
+    private TimeProvider? _time;
+    private CancellationTokenRegistration _owner;
 
     public string AccountId { get; } = accountId;
     public string KeyId { get; } = keyId;
     public long AmountNanos { get; } = amountNanos;
     public DateTimeOffset CreatedAt { get; } = createdAt;
-    public bool IsClosed => Volatile.Read(ref _closed) == 1;
+    public bool IsClosed => Volatile.Read(ref _state) != Held;
 
-    internal bool TryClose() => Interlocked.Exchange(ref _closed, 1) == 0;
+    /// <summary>When the request that holds the reservation went away; null while it is there.</summary>
+    public DateTimeOffset? GoneSince => Interlocked.Read(ref _goneSinceTicks) is > 0 and var ticks ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
+
+    /// <summary>Follows the request's liveness until the reservation is closed.</summary>
+    internal void Watch(TimeProvider time, CancellationToken requestAborted)
+    {
+        _time = time;
+        _owner = requestAborted.UnsafeRegister(static state =>
+        {
+            var reservation = (Reservation)state!;
+            Interlocked.CompareExchange(ref reservation._goneSinceTicks, reservation._time!.GetUtcNow().UtcTicks, 0);
+        }, this);
+    }
+
+    /// <summary>Closes a held reservation with no charge (by its request, or by the sweeper); false when it was already closed.</summary>
+    internal bool TryRelease(bool swept = false)
+    {
+        if (Interlocked.CompareExchange(ref _state, swept ? Swept : Released, Held) != Held)
+        {
+            return false;
+        }
+
+        _owner.Unregister();
+        return true;
+    }
+
+    /// <summary>
+    /// Closes it with a charge: a held reservation, or one the sweeper released meanwhile (<paramref name="held"/> false).
+    /// False when it was settled before, or released by its own request (which said nothing was delivered).
+    /// </summary>
+    internal bool TrySettle(out bool held)
+    {
+        held = Interlocked.CompareExchange(ref _state, Settled, Held) == Held;
+        if (held)
+        {
+            _owner.Unregister();
+            return true;
+        }
+
+        return Interlocked.CompareExchange(ref _state, Settled, Swept) == Swept;
+    }
 }

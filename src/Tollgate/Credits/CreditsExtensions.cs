@@ -22,18 +22,20 @@ internal static class CreditsExtensions
     }
 }
 
-/// <summary>Releases reservations whose requests hung or died, once a minute.</summary>
+/// <summary>Releases the reservations of requests whose client left and whose handler hung (<see cref="CreditLedger.ReleaseAbandoned"/>).</summary>
 internal sealed partial class ReservationSweeper(CreditLedger ledger, TimeProvider time, IOptions<CreditsOptions> options, ILogger<ReservationSweeper> logger)
     : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(TimeSpan.FromMinutes(1), time);
+        // Every half timeout, and at least once a minute: a reservation is freed at most half a timeout late.
+        var timeout = options.Value.ReservationTimeout;
+        using var timer = new PeriodicTimer(timeout < TimeSpan.FromMinutes(2) ? timeout / 2 : TimeSpan.FromMinutes(1), time);
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                if (ledger.ReleaseStale(options.Value.ReservationTimeout) is > 0 and var released)
+                if (ledger.ReleaseAbandoned(timeout) is > 0 and var released)
                 {
                     Log.Released(logger, released);
                 }
@@ -46,7 +48,7 @@ internal sealed partial class ReservationSweeper(CreditLedger ledger, TimeProvid
 
     private static partial class Log
     {
-        [LoggerMessage(401, LogLevel.Warning, "Released {Count} stale credit reservations")]
+        [LoggerMessage(401, LogLevel.Warning, "Released {Count} credit reservations of requests that were gone but never settled")]
         public static partial void Released(ILogger logger, int count);
     }
 }

@@ -26,7 +26,11 @@ internal sealed class CreditsOptions
     /// <summary>Most usage records written in one group commit.</summary>
     public int MaxBatch { get; set; } = 512;
 
-    /// <summary>A reservation older than this belongs to a request that hung or died; the sweeper releases it.</summary>
+    /// <summary>
+    /// How long a reservation may outlive its request: once the client of a request is gone, its
+    /// handler has this long to settle or release what it reserved before the sweeper releases it
+    /// (the handler hung). A request whose client is still connected is never swept, however long it runs.
+    /// </summary>
     public TimeSpan ReservationTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
     internal IEnumerable<string> Validate()
@@ -41,9 +45,9 @@ internal sealed class CreditsOptions
             yield return $"{Section}:MaxBatch must be between 1 and 10000";
         }
 
-        if (ReservationTimeout < TimeSpan.FromSeconds(10))
+        if (ReservationTimeout < TimeSpan.FromSeconds(1) || ReservationTimeout > TimeSpan.FromDays(1))
         {
-            yield return $"{Section}:ReservationTimeout must be at least 00:00:10";
+            yield return $"{Section}:ReservationTimeout must be between 00:00:01 and 1.00:00:00";
         }
     }
 }

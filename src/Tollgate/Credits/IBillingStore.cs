@@ -56,6 +56,13 @@ internal interface IBillingStore
         DateTimeOffset at, CancellationToken cancellationToken);
 
     /// <summary>
+    /// The id of the account's newest ledger entry that is not a charge (0: none), so the server can tell a
+    /// grant or adjustment it did not write. One indexed lookup; it does not wait for pending usage records
+    /// (those only carry charges).
+    /// </summary>
+    Task<long> GetNewestOutsideEntryAsync(string accountId, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Writes a batch in one transaction (a group commit): each record, its daily rollup and, when
     /// it cost anything, its charge. A generation already charged is not charged again.
     /// </summary>

@@ -17,6 +17,14 @@ internal sealed class SqliteBillingStore(SqliteDatabase database, IOptions<Credi
         return await ReadCreditsAsync(connection, null, accountId, cancellationToken);
     }
 
+    public async Task<long> GetNewestOutsideEntryAsync(string accountId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var command = connection.Command(
+            "SELECT COALESCE(MAX(id), 0) FROM ledger WHERE account_id = @account AND kind <> 'charge'", ("@account", accountId));
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
     public async Task<AccountCredits> AddCreditsAsync(string accountId, string kind, long amountNanos, string actor, string? reference,
         string? note, DateTimeOffset at, CancellationToken cancellationToken)
     {

@@ -252,6 +252,9 @@ internal sealed class GatedBillingStore(IBillingStore inner) : IBillingStore
     public Task<KeySpend> GetKeySpendAsync(string keyId, DateTimeOffset now, CancellationToken cancellationToken) =>
         inner.GetKeySpendAsync(keyId, now, cancellationToken);
 
+    public Task<long> GetNewestOutsideEntryAsync(string accountId, CancellationToken cancellationToken) =>
+        inner.GetNewestOutsideEntryAsync(accountId, cancellationToken);
+
     private static Task PassAsync(ref Gate? gate) => Interlocked.Exchange(ref gate, null) is { } held ? held.PassAsync() : Task.CompletedTask;
 
     internal sealed class Gate

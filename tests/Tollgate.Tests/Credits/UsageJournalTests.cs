@@ -201,5 +201,8 @@ public sealed class UsageJournalTests : IAsyncLifetime
 
         public Task<KeySpend> GetKeySpendAsync(string keyId, DateTimeOffset now, CancellationToken cancellationToken) =>
             inner.GetKeySpendAsync(keyId, now, cancellationToken);
+
+        public Task<long> GetNewestOutsideEntryAsync(string accountId, CancellationToken cancellationToken) =>
+            inner.GetNewestOutsideEntryAsync(accountId, cancellationToken);
     }
 }
