@@ -55,7 +55,7 @@ public class RequestRewriteBenchmarks
     }
 
     [Benchmark]
-    public int CountPromptTokens() => _tokens.CountPrompt(_parsed.Body);
+    public long CountPromptTokens() => _tokens.CountPrompt(_parsed.Body).Tokens;
 
     [Benchmark]
     public ReadOnlyMemory<byte> RewriteAndSerialize() => OpenAiProvider.WriteBody(_upstream, _parsed.Stream);
