@@ -17,7 +17,7 @@ internal sealed record ChatRequest(
     bool AllowFallbacks,
     int? MaxTokens)
 {
-    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
+    private const int MaxDepth = 64;
     private static readonly string[] Roles = ["system", "developer", "user", "assistant", "tool", "function"];
 
     public static async Task<ChatRequest> ReadAsync(HttpRequest request, int maxFallbacks, CancellationToken cancellationToken)
@@ -27,7 +27,7 @@ internal sealed record ChatRequest(
             throw ApiException.BadRequest("The request body must be a JSON object with model and messages");
         }
 
-        var node = await JsonNode.ParseAsync(request.Body, documentOptions: DocumentOptions, cancellationToken: cancellationToken);
+        var node = await JsonRequest.ReadNodeAsync(request, MaxDepth, cancellationToken);
         if (node is not JsonObject body)
         {
             throw ApiException.BadRequest("The request body must be a JSON object with model and messages");
