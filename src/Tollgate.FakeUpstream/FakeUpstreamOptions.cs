@@ -69,6 +69,13 @@ internal sealed record Scenario
     public Fault Fault { get; init; }
 
     /// <summary>
+    /// The message of the error body a fault answers with (default: the fault's own). <c>{credentials}</c> in it is
+    /// replaced by the credentials the request carried (<c>Authorization</c> without <c>Bearer</c>, <c>x-api-key</c>),
+    /// as upstreams that echo a rejected key do.
+    /// </summary>
+    public string? ErrorMessage { get; init; }
+
+    /// <summary>
     /// Apply <see cref="Fault"/> only to the first N requests served by this scenario instance,
     /// then answer normally (for retry tests). 0 applies it to every request.
     /// </summary>
@@ -116,4 +123,10 @@ internal enum Fault
 
     /// <summary>Accept the request and never answer until the client goes away.</summary>
     Hang,
+
+    /// <summary>
+    /// Two good chunks, then an error event in the endpoint's format (OpenAI <c>data: {"error":...}</c>, Anthropic
+    /// <c>event: error</c>) with the scenario's <see cref="Scenario.ErrorMessage"/>, and the end. A 500 when not streaming.
+    /// </summary>
+    ErrorMidStream,
 }

@@ -3,6 +3,7 @@ using Tollgate.Accounts;
 using Tollgate.ApiKeys;
 using Tollgate.Authentication;
 using Tollgate.Cli;
+using Tollgate.Configuration;
 using Tollgate.Credits;
 using Tollgate.Gateway;
 using Tollgate.Health;
@@ -24,6 +25,9 @@ try
     // Settings are read once at start (and validated then): no file watcher on the content root, which
     // would otherwise wake on every write to the database under ./data.
     var builder = WebApplication.CreateBuilder([.. TollgateCli.ServerArguments(args), "--hostBuilder:reloadConfigOnChange=false"]);
+
+    // A start that fails is explained once, plainly, below; the host's own "Hosting failed to start" error would repeat it with a stack trace.
+    builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
 
     // Errors in the envelope of SPEC section 2, request ids, body-size limits, the request log
     builder.AddErrorHandling();
@@ -75,6 +79,12 @@ catch (OptionsValidationException exception)
 {
     // Bad configuration: say which settings, without a stack trace.
     await Console.Error.WriteLineAsync("Tollgate cannot start; fix these settings:\n  " + string.Join("\n  ", exception.Failures));
+    return 2;
+}
+catch (Exception exception) when (SettingsValidation.WrongType(exception) is { } wrongType)
+{
+    // A setting of the wrong type (CacheTtl=banana): reported like a wrong range.
+    await Console.Error.WriteLineAsync("Tollgate cannot start; fix these settings:\n  " + wrongType);
     return 2;
 }
 catch (IOException exception)

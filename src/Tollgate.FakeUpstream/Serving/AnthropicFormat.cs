@@ -84,6 +84,9 @@ internal sealed class AnthropicFormat : WireFormat
         Template Event(string name, string data) => Make("event: " + name + "\ndata: " + data + "\n\n", model);
     }
 
+    public override byte[] ErrorEvent(string message) =>
+        [.. "event: error\ndata: "u8, .. ErrorBody(StatusCodes.Status500InternalServerError, message), .. "\n\n"u8];
+
     protected override void WriteError(Utf8JsonWriter writer, int status, string message)
     {
         var type = status switch

@@ -89,13 +89,16 @@ internal sealed class ChatHandler(FakeUpstreamOptions options, RequestLog log)
         switch (fault)
         {
             case Fault.Status400 or Fault.Status429 or Fault.Status500 or Fault.Status529:
+            case Fault.ErrorMidStream when !request.Stream:
                 var status = StatusOf(fault);
                 if (fault == Fault.Status429)
                 {
                     response.Headers.RetryAfter = "1";
                 }
 
-                WriteJson(response, status, format.FaultBody(status));
+                WriteJson(response, status, scenario.ErrorMessage is null
+                    ? format.FaultBody(status)
+                    : format.ErrorBody(status, ErrorMessage(scenario, context.Request, status)));
                 return Outcome.Answered;
             case Fault.Hang:
                 await Task.Delay(Timeout.InfiniteTimeSpan, options.TimeProvider, aborted);
@@ -111,7 +114,7 @@ internal sealed class ChatHandler(FakeUpstreamOptions options, RequestLog log)
             scenario);
 
         return request.Stream
-            ? await StreamAsync(context, _answers.Sse(format, scenario, request.Model!, request.IncludeUsage), numbers, scenario, fault, aborted)
+            ? await StreamAsync(context, format, _answers.Sse(format, scenario, request.Model!, request.IncludeUsage), numbers, scenario, fault, aborted)
             : await WriteAnswerAsync(context, _answers.Json(format, scenario, request.Model!), numbers, fault, aborted);
     }
 
@@ -163,8 +166,8 @@ internal sealed class ChatHandler(FakeUpstreamOptions options, RequestLog log)
         }
     }
 
-    private async Task<Outcome> StreamAsync(
-        HttpContext context, StreamedAnswer answer, ResponseNumbers numbers, Scenario scenario, Fault fault, CancellationToken aborted)
+    private async Task<Outcome> StreamAsync(HttpContext context, WireFormat format, StreamedAnswer answer, ResponseNumbers numbers, Scenario scenario,
+        Fault fault, CancellationToken aborted)
     {
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
@@ -180,7 +183,7 @@ internal sealed class ChatHandler(FakeUpstreamOptions options, RequestLog log)
         var chunks = fault switch
         {
             Fault.CutMidStream => answer.Chunks.Length / 2,
-            Fault.MalformedSse => Math.Min(2, answer.Chunks.Length),
+            Fault.MalformedSse or Fault.ErrorMidStream => Math.Min(2, answer.Chunks.Length),
             _ => answer.Chunks.Length,
         };
         for (var i = 0; i < chunks; i++)
@@ -198,6 +201,12 @@ internal sealed class ChatHandler(FakeUpstreamOptions options, RequestLog log)
             await Task.Delay(CutGrace, aborted);
             context.Abort();
             return Outcome.AbortedByServer;
+        }
+
+        if (fault == Fault.ErrorMidStream)
+        {
+            await writer.WriteAsync(format.ErrorEvent(ErrorMessage(scenario, context.Request, StatusCodes.Status500InternalServerError)), aborted);
+            return Outcome.Answered;
         }
 
         foreach (var closing in fault == Fault.MalformedSse ? [answer.Malformed] : answer.Closing)
@@ -225,6 +234,22 @@ internal sealed class ChatHandler(FakeUpstreamOptions options, RequestLog log)
         response.ContentType = JsonContentType;
         response.ContentLength = body.Length;
         response.BodyWriter.Write(body);
+    }
+
+    private static string ErrorMessage(Scenario scenario, HttpRequest request, int status)
+    {
+        if (scenario.ErrorMessage is null)
+        {
+            return WireFormat.FaultMessage(status);
+        }
+
+        var bearer = request.Headers.Authorization.ToString();
+        var credentials = string.Join(' ', new[]
+        {
+            bearer.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? bearer["Bearer ".Length..] : bearer,
+            request.Headers["x-api-key"].ToString(),
+        }.Where(c => c.Length > 0));
+        return scenario.ErrorMessage.Replace("{credentials}", credentials, StringComparison.Ordinal);
     }
 
     private Fault FaultFor(Scenario scenario)

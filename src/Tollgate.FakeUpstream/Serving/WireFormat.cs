@@ -42,6 +42,10 @@ internal abstract class WireFormat
     public byte[] FaultBody(int status) =>
         _faultBodies.GetOrAdd(status, static (status, format) => format.ErrorBody(status, FaultMessage(status)), this);
 
+    /// <summary>An error event in a stream (the end of it), with a 500's error body.</summary>
+    public virtual byte[] ErrorEvent(string message) =>
+        [.. "data: "u8, .. ErrorBody(StatusCodes.Status500InternalServerError, message), .. "\n\n"u8];
+
     protected abstract void WriteError(Utf8JsonWriter writer, int status, string message);
 
     /// <summary>Fills the hole names and the model (last, so that nothing inside it is replaced).</summary>
@@ -53,7 +57,7 @@ internal abstract class WireFormat
         .Replace("{input_tokens}", Holes.InputTokens, StringComparison.Ordinal)
         .Replace("{model}", Answer.Quote(model), StringComparison.Ordinal));
 
-    private static string FaultMessage(int status) => status switch
+    internal static string FaultMessage(int status) => status switch
     {
         StatusCodes.Status400BadRequest => "The request is invalid (simulated by the fake upstream).",
         StatusCodes.Status429TooManyRequests => "Rate limit reached; retry after 1 s (simulated by the fake upstream).",

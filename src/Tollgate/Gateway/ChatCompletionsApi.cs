@@ -215,9 +215,7 @@ internal static class ChatCompletionsApi
             CreatedAt = time.GetUtcNow(),
         };
 
-        private string? Header(string name) => Context.Request.Headers[name].ToString() is { Length: > 0 } value
-            ? value.Length <= MaxHeaderLength ? value : value[..MaxHeaderLength]
-            : null;
+        private string? Header(string name) => HeaderText.Clean(Context.Request.Headers[name].ToString(), MaxHeaderLength);
 
         public void NoteFinish(JsonObject? choice)
         {

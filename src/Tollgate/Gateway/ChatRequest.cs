@@ -21,7 +21,7 @@ internal sealed record ChatRequest(
     int? MaxTokens,
     int Choices = 1)
 {
-    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
+    private const int MaxDepth = 64;
     private static readonly string[] Roles = ["system", "developer", "user", "assistant", "tool", "function"];
 
     /// <summary>The completion cap on <paramref name="model"/>: what is reserved, per choice, and always sent upstream.</summary>
@@ -35,7 +35,7 @@ internal sealed record ChatRequest(
             throw ApiException.BadRequest("The request body must be a JSON object with model and messages");
         }
 
-        var node = await JsonNode.ParseAsync(request.Body, documentOptions: DocumentOptions, cancellationToken: cancellationToken);
+        var node = await JsonRequest.ReadNodeAsync(request, MaxDepth, cancellationToken);
         if (node is not JsonObject body)
         {
             throw ApiException.BadRequest("The request body must be a JSON object with model and messages");

@@ -1,16 +1,22 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace Tollgate.Http;
 
 /// <summary>
-/// Reads a JSON object body and its fields with errors that name the field
-/// (<c>name must be a string</c>, <c>param: name</c>). Unknown fields are ignored.
+/// Reads JSON request bodies, the one way every JSON endpoint does: the bytes are checked by
+/// <see cref="JsonBodyValidator"/> (valid JSON and Unicode, bounded depth, no duplicate keys) before
+/// they are parsed, so bad input is a 400 naming the field. Fields are read with errors that name
+/// the field (<c>name must be a string</c>, <c>param: name</c>). Unknown fields are ignored.
 /// </summary>
 internal static class JsonRequest
 {
-    private static readonly JsonDocumentOptions Options = new() { MaxDepth = 32 };
+    private const int MaxDepth = 32;
+    private const long InitialBufferBound = 256 * 1024;
+    private static readonly byte[] ByteOrderMark = [0xEF, 0xBB, 0xBF];
 
     /// <summary>The body as a JSON object; an absent body reads as <c>{}</c> when <paramref name="optional"/>.</summary>
     public static async Task<JsonDocument> ReadObjectAsync(HttpRequest request, bool optional, CancellationToken cancellationToken)
@@ -21,7 +27,11 @@ internal static class JsonRequest
             return optional ? JsonDocument.Parse("{}") : throw ApiException.BadRequest("The request body must be a JSON object");
         }
 
-        var document = await JsonDocument.ParseAsync(request.Body, Options, cancellationToken);
+        var document = await ReadAsync(request, MaxDepth, static utf8 =>
+        {
+            var reader = new Utf8JsonReader(utf8, new JsonReaderOptions { MaxDepth = MaxDepth });
+            return JsonDocument.ParseValue(ref reader);
+        }, cancellationToken);
         if (document.RootElement.ValueKind != JsonValueKind.Object)
         {
             document.Dispose();
@@ -30,6 +40,57 @@ internal static class JsonRequest
 
         return document;
     }
+
+    /// <summary>The body as a JSON node (null for the JSON literal <c>null</c>), for bodies passed on as they came.</summary>
+    public static Task<JsonNode?> ReadNodeAsync(HttpRequest request, int maxDepth, CancellationToken cancellationToken) =>
+        ReadAsync(request, maxDepth, utf8 => JsonNode.Parse(utf8, documentOptions: new JsonDocumentOptions { MaxDepth = maxDepth }), cancellationToken);
+
+    /// <summary>
+    /// Reads the whole body into one pooled buffer (Kestrel enforces the size limit), checks it, and parses it with
+    /// <paramref name="parse"/>, which copies what it keeps.
+    /// </summary>
+    private static async Task<T> ReadAsync<T>(HttpRequest request, int maxDepth, ReadOnlySpanFunc<T> parse, CancellationToken cancellationToken)
+    {
+        // Sized for what was declared, up to a bound: a client that declares 8 MB and sends nothing holds little.
+        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Clamp((request.ContentLength ?? 0) + 1, 4 * 1024, InitialBufferBound));
+        try
+        {
+            var length = 0;
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(buffer.Length * 2L, Array.MaxLength));
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+
+                var read = await request.Body.ReadAsync(buffer.AsMemory(length), cancellationToken);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                length += read;
+            }
+
+            var utf8 = buffer.AsSpan(0, length);
+            if (utf8.StartsWith(ByteOrderMark))
+            {
+                utf8 = utf8[ByteOrderMark.Length..];
+            }
+
+            JsonBodyValidator.Validate(utf8, maxDepth, cancellationToken);
+            return parse(utf8);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private delegate T ReadOnlySpanFunc<out T>(ReadOnlySpan<byte> utf8);
 
     /// <summary>The field when present (null included), for PATCH-style "absent means unchanged".</summary>
     public static bool Has(this JsonElement body, string name, out JsonElement value) => body.TryGetProperty(name, out value);

@@ -172,7 +172,8 @@ internal static class ModelCatalogExtensions
         builder.Services.AddOptions<CatalogOptions>()
             .BindConfiguration(CatalogOptions.Section)
             .PostConfigure(ModelCatalog.AddDemo)
-            .ValidateSettings(o => o.Validate());
+            .ValidateSettings(o => o.Validate())
+            .ValidateElementTypes(CatalogOptions.Section);
         builder.Services.AddSingleton<ModelCatalog>();
         return builder;
     }

@@ -23,6 +23,7 @@ internal static class ProvidersExtensions
     public static IHostApplicationBuilder AddProviders(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<UpstreamClients>();
+        builder.Services.AddSingleton<UpstreamRedactor>();
         builder.Services.AddSingleton<TokenCounter>();
         builder.Services.AddSingleton<OpenAiProvider>();
         builder.Services.AddSingleton<AnthropicProvider>();

@@ -1,22 +1,19 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 
 namespace Tollgate.Providers;
 
 /// <summary>Turns what goes wrong upstream into <see cref="UpstreamException"/> with SPEC section 2's status codes.</summary>
-internal static partial class UpstreamErrors
+internal static class UpstreamErrors
 {
-    private const int MaxRawBytes = 1024;
-
     /// <summary>A non-2xx answer: its status mapped, its body kept (1 KiB, secrets removed) as <c>raw</c>.</summary>
-    public static async Task<UpstreamException> FromResponseAsync(HttpResponseMessage response, string providerName, CancellationToken cancellationToken)
+    public static async Task<UpstreamException> FromResponseAsync(HttpResponseMessage response, string providerName, UpstreamRedactor redactor,
+        CancellationToken cancellationToken)
     {
-        var raw = await ReadRawAsync(response, cancellationToken);
+        var raw = await ReadRawAsync(response, redactor, cancellationToken);
         var status = (int)response.StatusCode;
-        var upstreamMessage = MessageOf(raw);
+        var upstreamMessage = MessageOf(raw, redactor);
         var (mapped, retryable) = status switch
         {
             400 or 422 => (400, false),
@@ -50,13 +47,13 @@ internal static partial class UpstreamErrors
         _ => new UpstreamException(502, "Upstream connection lost", retryable: true, inner: exception),
     };
 
-    /// <summary>The body truncated to 1 KiB with anything credential-like removed.</summary>
-    public static async Task<string?> ReadRawAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    /// <summary>The body with anything credential-like removed, then truncated to 1 KiB.</summary>
+    public static async Task<string?> ReadRawAsync(HttpResponseMessage response, UpstreamRedactor redactor, CancellationToken cancellationToken)
     {
         try
         {
             await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
-            var buffer = new byte[MaxRawBytes];
+            var buffer = new byte[redactor.WindowBytes];
             var read = 0;
             int n;
             while (read < buffer.Length && (n = await stream.ReadAsync(buffer.AsMemory(read), cancellationToken)) > 0)
@@ -64,7 +61,7 @@ internal static partial class UpstreamErrors
                 read += n;
             }
 
-            return Redact(Encoding.UTF8.GetString(buffer, 0, read));
+            return redactor.Raw(buffer.AsSpan(0, read));
         }
         catch (Exception exception) when (exception is IOException or HttpRequestException)
         {
@@ -72,10 +69,7 @@ internal static partial class UpstreamErrors
         }
     }
 
-    /// <summary>Removes things shaped like API keys and bearer tokens from upstream text.</summary>
-    public static string Redact(string text) => CredentialLike().Replace(text, "[redacted]");
-
-    private static string? MessageOf(string? raw)
+    private static string? MessageOf(string? raw, UpstreamRedactor redactor)
     {
         if (string.IsNullOrWhiteSpace(raw))
         {
@@ -105,15 +99,18 @@ internal static partial class UpstreamErrors
                 return Truncate(plain.GetString()!);
             }
         }
-        catch (JsonException)
+        catch (Exception exception) when (exception is JsonException or InvalidOperationException)
         {
+            // Not JSON, or text that is not valid Unicode (a lone surrogate escape): no message to show.
         }
 
         return null;
+
+        string Truncate(string text)
+        {
+            // Redacted before it is cut: JSON escapes undone by parsing may have spelled a secret out again.
+            text = redactor.Redact(text);
+            return text.Length <= 300 ? text : text[..(char.IsHighSurrogate(text[299]) ? 299 : 300)] + "...";
+        }
     }
-
-    private static string Truncate(string text) => Redact(text.Length <= 300 ? text : text[..300] + "...");
-
-    [GeneratedRegex(@"(sk-[A-Za-z0-9_\-]{8,}|Bearer\s+[A-Za-z0-9._\-]{8,}|x-api-key[""':\s]+[A-Za-z0-9._\-]{8,})", RegexOptions.IgnoreCase)]
-    private static partial Regex CredentialLike();
 }

@@ -11,7 +11,7 @@ namespace Tollgate.Providers.Anthropic;
 /// Anthropic's Messages API, translated both ways by <see cref="AnthropicTranslator"/>: the
 /// client speaks OpenAI's format, Anthropic never sees it.
 /// </summary>
-internal sealed class AnthropicProvider(UpstreamClients clients, TimeProvider time) : IChatProvider
+internal sealed class AnthropicProvider(UpstreamClients clients, TimeProvider time, UpstreamRedactor redactor) : IChatProvider
 {
     public async Task<JsonObject> CompleteAsync(ProviderRequest request, CancellationToken cancellationToken)
     {
@@ -69,9 +69,9 @@ internal sealed class AnthropicProvider(UpstreamClients clients, TimeProvider ti
         return await clients.SendJsonAsync(provider, message, UpstreamClients.Utf8(body), async response =>
         {
             var status = (int)response.StatusCode;
-            var raw = await UpstreamErrors.ReadRawAsync(response, cancellationToken);
+            var raw = await UpstreamErrors.ReadRawAsync(response, redactor, cancellationToken);
             var (mapped, text) = AnthropicTranslator.MapError(status, raw);
-            return new UpstreamException(mapped, $"{provider.Name}: {UpstreamErrors.Redact(text)}", retryable: status is 408 or 429 or >= 500, raw);
+            return new UpstreamException(mapped, $"{provider.Name}: {redactor.Redact(text)}", retryable: status is 408 or 429 or >= 500, raw);
         }, cancellationToken);
     }
 
@@ -95,11 +95,17 @@ internal sealed class AnthropicProvider(UpstreamClients clients, TimeProvider ti
 
             if (data is null)
             {
-                throw new UpstreamException(502, $"{providerName} sent a malformed stream event", retryable: false,
-                    UpstreamErrors.Redact(next.Data.Length <= 1024 ? next.Data : next.Data[..1024]));
+                throw new UpstreamException(502, $"{providerName} sent a malformed stream event", retryable: false, redactor.Raw(next.Data));
             }
 
             var eventType = next.Event ?? (data["type"] is JsonValue t && t.TryGetValue<string>(out var type) ? type : "");
+            if (eventType == "error" && data["error"] is JsonObject { } error && error["message"] is JsonValue message &&
+                message.GetValueKind() == JsonValueKind.String)
+            {
+                // Redacted whole before the translator shortens it.
+                error["message"] = redactor.Redact(message.GetValue<string>());
+            }
+
             IReadOnlyList<JsonObject> chunks;
             try
             {
@@ -107,7 +113,7 @@ internal sealed class AnthropicProvider(UpstreamClients clients, TimeProvider ti
             }
             catch (AnthropicStreamException exception)
             {
-                throw new UpstreamException(exception.Status, $"{providerName} reported an error mid-stream: {UpstreamErrors.Redact(exception.Message)}",
+                throw new UpstreamException(exception.Status, $"{providerName} reported an error mid-stream: {redactor.Redact(exception.Message)}",
                     retryable: exception.Status is 408 or 429 or 503);
             }
 

@@ -138,7 +138,7 @@ internal sealed class DemoProvider(TokenCounter tokens, TimeProvider time, IOpti
 
         if (body["tools"] is JsonArray { Count: > 0 } tools && !IsToolChoiceNone(body) && tools[0]?["function"] is JsonObject function)
         {
-            var name = function["name"]?.GetValue<string>() ?? "tool";
+            var name = function["name"] is JsonValue named && named.TryGetValue<string>(out var text) ? text : "tool";
             var arguments = ArgumentsFor(function["parameters"] as JsonObject, lastText).ToJsonString();
             var call = new JsonObject
             {

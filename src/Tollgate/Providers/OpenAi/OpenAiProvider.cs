@@ -13,7 +13,7 @@ namespace Tollgate.Providers.OpenAi;
 /// <c>stream_options.include_usage</c> switched on for streams. The stream is read event by
 /// event as it arrives.
 /// </summary>
-internal sealed class OpenAiProvider(UpstreamClients clients) : IChatProvider
+internal sealed class OpenAiProvider(UpstreamClients clients, UpstreamRedactor redactor) : IChatProvider
 {
     public async Task<JsonObject> CompleteAsync(ProviderRequest request, CancellationToken cancellationToken)
     {
@@ -37,7 +37,7 @@ internal sealed class OpenAiProvider(UpstreamClients clients) : IChatProvider
     public async Task<IAsyncEnumerable<JsonObject>> StreamAsync(ProviderRequest request, CancellationToken cancellationToken)
     {
         var response = await SendAsync(request, stream: true, cancellationToken);
-        return ReadChunksAsync(response, request.Provider.Name, cancellationToken);
+        return ReadChunksAsync(response, request.Provider.Name, redactor, cancellationToken);
     }
 
     private static readonly JsonWriterOptions BodyWriterOptions = new()
@@ -166,17 +166,17 @@ internal sealed class OpenAiProvider(UpstreamClients clients) : IChatProvider
         }
 
         return await clients.SendJsonAsync(provider, message, WriteBody(request, stream),
-            response => UpstreamErrors.FromResponseAsync(response, provider.Name, cancellationToken), cancellationToken);
+            response => UpstreamErrors.FromResponseAsync(response, provider.Name, redactor, cancellationToken), cancellationToken);
     }
 
     private static async IAsyncEnumerable<JsonObject> ReadChunksAsync(
-        HttpResponseMessage response, string providerName, [EnumeratorCancellation] CancellationToken cancellationToken)
+        HttpResponseMessage response, string providerName, UpstreamRedactor redactor, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var _ = response;
         var contentType = response.Content.Headers.ContentType?.MediaType;
         if (contentType is not null && !contentType.Equals("text/event-stream", StringComparison.OrdinalIgnoreCase))
         {
-            var raw = await UpstreamErrors.ReadRawAsync(response, cancellationToken);
+            var raw = await UpstreamErrors.ReadRawAsync(response, redactor, cancellationToken);
             throw new UpstreamException(502, $"{providerName} answered a stream request with {contentType}, not an event stream", retryable: false, raw);
         }
 
@@ -188,7 +188,7 @@ internal sealed class OpenAiProvider(UpstreamClients clients) : IChatProvider
                 yield break;
             }
 
-            var chunk = ParseChunk(next.Utf8Data.Span, providerName);
+            var chunk = ParseChunk(next.Utf8Data.Span, providerName, redactor);
             finished |= HasFinishReason(chunk);
             yield return chunk;
         }
@@ -217,7 +217,7 @@ internal sealed class OpenAiProvider(UpstreamClients clients) : IChatProvider
     }
 
     /// <summary>One stream event's JSON, parsed straight from its UTF-8 bytes.</summary>
-    internal static JsonObject ParseChunk(ReadOnlySpan<byte> data, string providerName)
+    internal static JsonObject ParseChunk(ReadOnlySpan<byte> data, string providerName, UpstreamRedactor redactor)
     {
         JsonObject? chunk;
         try
@@ -231,20 +231,17 @@ internal sealed class OpenAiProvider(UpstreamClients clients) : IChatProvider
 
         if (chunk is null)
         {
-            throw new UpstreamException(502, $"{providerName} sent a malformed stream event", retryable: false, Raw(data));
+            throw new UpstreamException(502, $"{providerName} sent a malformed stream event", retryable: false, redactor.Raw(data));
         }
 
         if (chunk["error"] is JsonNode error)
         {
             var message = error is JsonObject o && o["message"] is JsonValue m && m.TryGetValue<string>(out var text) ? text : "error";
-            throw new UpstreamException(502, $"{providerName} reported an error mid-stream: {UpstreamErrors.Redact(message)}", retryable: false,
-                Raw(data));
+            throw new UpstreamException(502, $"{providerName} reported an error mid-stream: {redactor.Redact(message)}", retryable: false,
+                redactor.Raw(data));
         }
 
         return chunk;
-
-        static string Raw(ReadOnlySpan<byte> data) =>
-            UpstreamErrors.Redact(System.Text.Encoding.UTF8.GetString(data.Length <= 1024 ? data : data[..1024]));
     }
 }
 
