@@ -184,6 +184,10 @@ public sealed class RateLimitAttacks(BillingFixture billing) : IClassFixture<Bil
         // Issue 9, item 13 (a changed limit is enforced at once, raised or removed)
         var (accountId, secret, key) = await billing.AccountAsync(1m, RateLimited(1));
         using var client = billing.Tollgate.Client(secret);
+
+        // Raising a limit widens the key: only a key without bounds of its own may do it (issue 9, item 10).
+        var (_, ownerSecret) = await billing.Tollgate.CreateKeyAsync(accountId);
+        using var owner = billing.Tollgate.Client(ownerSecret);
         using (var first = await client.PostAsync(Chat, Echo(), Ct))
         using (var second = await client.PostAsync(Chat, Echo(), Ct))
         {
@@ -191,7 +195,12 @@ public sealed class RateLimitAttacks(BillingFixture billing) : IClassFixture<Bil
             await AssertRateLimitedAsync(second, limit: 1);
         }
 
-        using (var patched = await client.PatchAsync($"/api/v1/api-keys/{key.Id}", Json.Body("""{"rate_limit":{"requests_per_minute":3}}"""), Ct))
+        using (var raisedBySelf = await client.PatchAsync($"/api/v1/api-keys/{key.Id}", Json.Body("""{"rate_limit":{"requests_per_minute":3}}"""), Ct))
+        {
+            await raisedBySelf.AssertErrorAsync(HttpStatusCode.Forbidden);
+        }
+
+        using (var patched = await owner.PatchAsync($"/api/v1/api-keys/{key.Id}", Json.Body("""{"rate_limit":{"requests_per_minute":3}}"""), Ct))
         {
             Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
         }
@@ -214,7 +223,7 @@ public sealed class RateLimitAttacks(BillingFixture billing) : IClassFixture<Bil
         }
 
         // No limit at all: admitted, and no X-RateLimit-* headers.
-        using (var cleared = await client.PatchAsync($"/api/v1/api-keys/{key.Id}", Json.Body("""{"rate_limit":null}"""), Ct))
+        using (var cleared = await owner.PatchAsync($"/api/v1/api-keys/{key.Id}", Json.Body("""{"rate_limit":null}"""), Ct))
         {
             Assert.Equal(HttpStatusCode.OK, cleared.StatusCode);
         }
