@@ -22,6 +22,7 @@ public class StreamBenchmarks
 {
     private const string GenerationId = "gen-1795737600-AbCdEfGhIjKlMnOpQrSt";
     private readonly ModelPricing _pricing = Inputs.Model().Pricing;
+    private readonly UpstreamRedactor _redactor = new(Microsoft.Extensions.Options.Options.Create(new CatalogOptions()));
     private readonly long _created = 1_795_737_600;
     private byte[] _upstream = [];
     private PipeWriter _client = null!;
@@ -59,7 +60,7 @@ public class StreamBenchmarks
                 break;
             }
 
-            chunks += OpenAiProvider.ParseChunk(next.Utf8Data.Span, Inputs.ProviderName).Count;
+            chunks += OpenAiProvider.ParseChunk(next.Utf8Data.Span, Inputs.ProviderName, _redactor).Count;
         }
 
         return chunks;
@@ -84,7 +85,7 @@ public class StreamBenchmarks
                 break;
             }
 
-            var chunk = OpenAiProvider.ParseChunk(next.Utf8Data.Span, Inputs.ProviderName);
+            var chunk = OpenAiProvider.ParseChunk(next.Utf8Data.Span, Inputs.ProviderName, _redactor);
             finished |= chunk["choices"] is JsonArray finishing &&
                 finishing.Any(c => c?["finish_reason"] is JsonValue reason && reason.GetValueKind() == JsonValueKind.String);
 
