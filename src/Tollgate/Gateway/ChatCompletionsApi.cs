@@ -72,16 +72,33 @@ internal static class ChatCompletionsApi
 
         // Reserve the most the request can cost on any of its models; 402 when that is not covered. Tokenising a
         // long prompt takes milliseconds, so the prompt's byte count (never fewer than its tokens) is tried first;
-        // the exact count is made only when that bound does not fit what the account has left.
-        var promptTokens = new Lazy<PromptBound>(() => tokens.CountPrompt(request.Body), LazyThreadSafetyMode.None);
+        // the exact count is made only when that bound does not fit what the account has left. Counting costs a core
+        // for a while (a second for 8 MB), so not for a request that will be refused whatever the count: only when the
+        // answer alone fits, never past the longest context window asked for (no model takes a longer prompt, and the
+        // byte bound stands), and not once the client has left.
+        var longestContext = models.Max(m => m.ContextLength);
+        PromptBound? counted = null;
+        var promptTokens = new Lazy<PromptBound>(() => counted ?? CountOrBound(), LazyThreadSafetyMode.None);
+        var bound = TokenCounter.PromptUpperBound(request.Body);
         Reservation reservation;
         try
         {
-            reservation = await ReserveAsync(TokenCounter.PromptUpperBound(request.Body));
+            reservation = await ReserveAsync(bound);
         }
         catch (ApiException refused) when (refused.StatusCode == StatusCodes.Status402PaymentRequired)
         {
-            reservation = await ReserveAsync(promptTokens.Value);
+            if (!await AnswerAloneFitsAsync(bound.Images))
+            {
+                throw;
+            }
+
+            counted = tokens.CountPrompt(request.Body, longestContext, context.RequestAborted);
+            if (counted.Value.Tokens > longestContext)
+            {
+                throw;
+            }
+
+            reservation = await ReserveAsync(counted.Value);
         }
 
         var call = new Call(context, request, key, reservation, credits, Ids.Generation(), time, started, router, providers, tokens, promptTokens, measurement);
@@ -102,6 +119,24 @@ internal static class ChatCompletionsApi
             // Whatever ended the call without a settlement (a refusal, a bug, the client leaving early): nothing delivered, nothing charged.
             credits.Release(reservation);
         }
+
+        async Task<bool> AnswerAloneFitsAsync(int images)
+        {
+            try
+            {
+                credits.Release(await ReserveAsync(new PromptBound(0, images)));
+                return true;
+            }
+            catch (ApiException refused) when (refused.StatusCode == StatusCodes.Status402PaymentRequired)
+            {
+                return false;
+            }
+        }
+
+        // For an estimate: the exact count, bounded by the context window as above (the byte bound beyond it).
+        PromptBound CountOrBound() => tokens.CountPrompt(request.Body, longestContext, CancellationToken.None) is var exact && exact.Tokens <= longestContext
+            ? exact
+            : TokenCounter.PromptUpperBound(request.Body);
 
         Task<Reservation> ReserveAsync(PromptBound prompt)
         {

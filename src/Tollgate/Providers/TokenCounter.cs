@@ -12,18 +12,117 @@ namespace Tollgate.Providers;
 /// </summary>
 internal sealed class TokenCounter
 {
+    /// <summary>A slice ends at the first word boundary past this many characters.</summary>
+    private const int SliceChars = 1024;
+
+    /// <summary>
+    /// The longest stretch counted without a word boundary. The tokeniser's merging is quadratic in the length of
+    /// one word: a megabyte with no space (one "word" of letters, a run of spaces, CJK text) would take minutes
+    /// whole, and takes milliseconds cut into stretches this long. Such a cut may count a token more (rarely fewer) than whole.
+    /// </summary>
+    private const int MaxStretchChars = 128;
+
     // Loading the vocabulary takes a moment: do it once, on first use.
     private readonly Lazy<Tokenizer> _vocabulary = new(() => TiktokenTokenizer.CreateForModel("gpt-4o"));
 
-    public int Count(string? text) => string.IsNullOrEmpty(text) ? 0 : _vocabulary.Value.CountTokens(text);
+    /// <summary>
+    /// The tokens of <paramref name="text"/>, in time linear in its length: counted slice by slice, each slice ending
+    /// where a word begins (so the count is the tokeniser's own), checking <paramref name="cancellationToken"/> between slices.
+    /// </summary>
+    public int Count(string? text, CancellationToken cancellationToken = default) => Count(text, int.MaxValue, cancellationToken);
+
+    /// <summary>As <see cref="Count(string?, CancellationToken)"/>, but stops once past <paramref name="limit"/>: then the result is above it, not exact.</summary>
+    public int Count(string? text, int limit, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(text))
+        {
+            return 0;
+        }
+
+        var vocabulary = _vocabulary.Value;
+        long total = 0;
+        for (var start = 0; start < text.Length && total <= limit;)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var end = SliceEnd(text, start);
+            total += vocabulary.CountTokens(text.AsSpan(start, end - start));
+            start = end;
+        }
+
+        return (int)Math.Min(total, int.MaxValue);
+    }
+
+    /// <summary>
+    /// How many characters of <paramref name="text"/> its first <paramref name="maxTokens"/> tokens cover (all of it
+    /// when it has no more), in time linear in that many characters, not in the text's length.
+    /// </summary>
+    public int IndexOfTokenCount(string text, int maxTokens, CancellationToken cancellationToken)
+    {
+        var vocabulary = _vocabulary.Value;
+        var left = maxTokens;
+        for (var start = 0; start < text.Length;)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var end = SliceEnd(text, start);
+            var slice = text.AsSpan(start, end - start);
+            var tokens = vocabulary.CountTokens(slice);
+            if (tokens > left)
+            {
+                return left <= 0 ? start : start + vocabulary.GetIndexByTokenCount(slice, left, out _, out _);
+            }
+
+            left -= tokens;
+            start = end;
+        }
+
+        return text.Length;
+    }
 
     /// <summary>
     /// The prompt's tokens as OpenAI counts chat messages: text counted exactly (content, names, tool
     /// calls, tool and function definitions, response_format schemas, and a few per message); content
     /// that is not text (audio, files) by its bytes; images separately, as the model's image ceiling.
+    /// Linear in the prompt's size, and cancellable.
     /// </summary>
-    public PromptBound CountPrompt(JsonObject body, CancellationToken cancellationToken = default) =>
-        Measure(body, Count, json => Count(json.ToJsonString()), cancellationToken);
+    public PromptBound CountPrompt(JsonObject body, CancellationToken cancellationToken = default) => CountPrompt(body, int.MaxValue, cancellationToken);
+
+    /// <summary>As <see cref="CountPrompt(JsonObject, CancellationToken)"/>, but stops once past <paramref name="limit"/> tokens: then the result is above it, not exact.</summary>
+    public PromptBound CountPrompt(JsonObject body, int limit, CancellationToken cancellationToken) =>
+        Measure(body, limit, (text, left) => Count(text, left, cancellationToken), (json, left) => Count(json.ToJsonString(), left, cancellationToken), cancellationToken);
+
+    /// <summary>
+    /// Where the slice of <paramref name="text"/> from <paramref name="start"/> ends. Cut before a space that follows a
+    /// letter or digit, a new word begins: the tokeniser's own pre-split would cut there too, so counting the slices
+    /// apart is counting the text whole. Where no such place comes for <see cref="MaxStretchChars"/>, the slice is cut
+    /// anyway (never inside a surrogate pair).
+    /// </summary>
+    private static int SliceEnd(string text, int start)
+    {
+        var boundary = start; // the last place a word begins, or the slice's start
+        for (var i = start + 1; i < text.Length; i++)
+        {
+            if (text[i] == ' ' && char.IsLetterOrDigit(text[i - 1]))
+            {
+                if (i - start >= SliceChars)
+                {
+                    return i;
+                }
+
+                boundary = i;
+            }
+            else if (i - boundary >= MaxStretchChars)
+            {
+                if (boundary > start)
+                {
+                    return boundary; // the long stretch starts the next slice
+                }
+
+                return char.IsLowSurrogate(text[i]) ? i - 1 : i;
+            }
+        }
+
+        return text.Length;
+    }
 
     /// <summary>
     /// Never below <see cref="CountPrompt"/>, nor below what any upstream counts for the same prompt,
@@ -35,7 +134,8 @@ internal sealed class TokenCounter
     /// whatever its size. A long prompt costs milliseconds to tokenise and microseconds to measure; the
     /// reservation uses this bound and counts exactly only when the bound does not fit the credits left.
     /// </summary>
-    public static PromptBound PromptUpperBound(JsonObject body) => Measure(body, Utf8Bytes, JsonBytes, CancellationToken.None);
+    public static PromptBound PromptUpperBound(JsonObject body) =>
+        Measure(body, long.MaxValue, (text, _) => Utf8Bytes(text), (json, _) => JsonBytes(json), CancellationToken.None);
 
     /// <summary>Content parts an upstream bills as an image: a ceiling per image, whatever its size.</summary>
     internal static bool IsImage(string? partType) => partType is "image_url" or "input_image" or "image";
@@ -43,7 +143,12 @@ internal sealed class TokenCounter
     /// <summary>Request fields outside <c>messages</c> that the model reads as part of the prompt.</summary>
     private static readonly string[] PromptFields = ["tools", "functions", "tool_choice", "function_call", "response_format"];
 
-    private static PromptBound Measure(JsonObject body, Func<string, int> text, Func<JsonNode, int> json, CancellationToken cancellationToken)
+    /// <summary>
+    /// Walks the prompt once, measuring text with <paramref name="measureText"/> and structures with <paramref name="measureJson"/>
+    /// (each told how much of <paramref name="limit"/> is left), and stops once past the limit.
+    /// </summary>
+    private static PromptBound Measure(JsonObject body, long limit, Func<string, int, int> measureText, Func<JsonNode, int, int> measureJson,
+        CancellationToken cancellationToken)
     {
         long total = 3; // every reply is primed with <|start|>assistant<|message|>
         var images = 0;
@@ -56,6 +161,11 @@ internal sealed class TokenCounter
                 {
                     total += node is null ? 0 : JsonBytes(node);
                     continue;
+                }
+
+                if (total > limit)
+                {
+                    break;
                 }
 
                 total += 4;
@@ -73,7 +183,7 @@ internal sealed class TokenCounter
                                 {
                                     if (kind == "text" && p["text"] is JsonValue t && t.TryGetValue<string>(out var s))
                                     {
-                                        total += text(s);
+                                        total += measureText(s, Left());
                                         continue;
                                     }
 
@@ -90,11 +200,11 @@ internal sealed class TokenCounter
 
                             break;
                         case JsonValue v when v.TryGetValue<string>(out var s):
-                            total += text(s);
+                            total += measureText(s, Left());
                             break;
                         default:
                             // tool_calls, function_call, audio references: structures the model reads as text.
-                            total += json(value);
+                            total += measureJson(value, Left());
                             break;
                     }
                 }
@@ -105,11 +215,13 @@ internal sealed class TokenCounter
         {
             if (body[field] is { } value)
             {
-                total += json(value);
+                total += measureJson(value, Left());
             }
         }
 
         return new PromptBound(total, images);
+
+        int Left() => (int)Math.Clamp(limit - total, 0, int.MaxValue);
     }
 
     private static int Utf8Bytes(string text) => System.Text.Encoding.UTF8.GetByteCount(text);

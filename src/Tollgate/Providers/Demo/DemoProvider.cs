@@ -10,7 +10,9 @@ namespace Tollgate.Providers.Demo;
 /// The built-in offline model: deterministic, no network. It echoes the last message after a
 /// fixed preface; given tools, it calls the first one with arguments made from its schema, and
 /// given a tool result, it reports it back — so a whole tool round trip can be tried offline.
-/// Token counts are real (o200k_base), so the usage and the charge are honest.
+/// Token counts are real (o200k_base), so the usage and the charge are honest. Like a real model it
+/// refuses a prompt longer than its context window and stops at <c>max_tokens</c>, so the work an
+/// answer costs is bounded whatever the prompt, and it stops when the client leaves.
 /// </summary>
 internal sealed class DemoProvider(TokenCounter tokens, TimeProvider time, IOptions<CatalogOptions> options) : IChatProvider
 {
@@ -18,7 +20,7 @@ internal sealed class DemoProvider(TokenCounter tokens, TimeProvider time, IOpti
 
     public Task<JsonObject> CompleteAsync(ProviderRequest request, CancellationToken cancellationToken)
     {
-        var answer = Answer(request);
+        var answer = Answer(request, cancellationToken);
         var message = new JsonObject { ["role"] = "assistant", ["content"] = answer.Text };
         if (answer.ToolCall is { } call)
         {
@@ -46,7 +48,7 @@ internal sealed class DemoProvider(TokenCounter tokens, TimeProvider time, IOpti
 
     private async IAsyncEnumerable<JsonObject> StreamWordsAsync(ProviderRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var answer = Answer(request);
+        var answer = Answer(request, cancellationToken);
         var created = time.GetUtcNow().ToUnixTimeSeconds();
         var delay = options.Value.Demo.WordDelay;
         yield return Chunk(request, created, new JsonObject { ["role"] = "assistant", ["content"] = "" }, null);
@@ -122,11 +124,20 @@ internal sealed class DemoProvider(TokenCounter tokens, TimeProvider time, IOpti
 
     private sealed record DemoAnswer(string? Text, JsonObject? ToolCall, string FinishReason, int PromptTokens, int CompletionTokens);
 
-    private DemoAnswer Answer(ProviderRequest request)
+    private DemoAnswer Answer(ProviderRequest request, CancellationToken cancellationToken)
     {
         var body = request.Body;
-        var promptTokens = (int)Math.Min(tokens.CountPrompt(body).Tokens, int.MaxValue);
-        var maxTokens = MaxTokens(body) ?? request.Model.MaxCompletionTokens;
+        var context = request.Model.ContextLength;
+        var prompt = tokens.CountPrompt(body, context, cancellationToken);
+        if (prompt.Tokens > context)
+        {
+            // Counting stopped at the window: the work is bounded by it, not by the prompt.
+            throw new UpstreamException(StatusCodes.Status400BadRequest,
+                $"This model's maximum context length is {context} tokens, and the prompt is longer", retryable: false);
+        }
+
+        var promptTokens = (int)prompt.Tokens;
+        var maxTokens = Math.Min(MaxTokens(body) ?? int.MaxValue, request.MaxTokens); // within both caps sent, and the one reserved
         var last = (body["messages"] as JsonArray)?.LastOrDefault() as JsonObject;
         var role = last?["role"] is JsonValue r && r.TryGetValue<string>(out var rv) ? rv : "user";
         var lastText = TokenCounter.TextOf(last?["content"]).Trim();
@@ -136,59 +147,98 @@ internal sealed class DemoProvider(TokenCounter tokens, TimeProvider time, IOpti
             return Text($"The tool returned: {(lastText.Length == 0 ? "(nothing)" : lastText)}");
         }
 
-        if (body["tools"] is JsonArray { Count: > 0 } tools && !IsToolChoiceNone(body) && tools[0]?["function"] is JsonObject function)
+        if (body["tools"] is JsonArray { Count: > 0 } tools && !IsToolChoiceNone(body) && tools[0]?["function"] is JsonObject function
+            && ToolCall(function, lastText) is { } call)
         {
-            var name = function["name"] is JsonValue named && named.TryGetValue<string>(out var text) ? text : "tool";
-            var arguments = ArgumentsFor(function["parameters"] as JsonObject, lastText).ToJsonString();
-            var call = new JsonObject
-            {
-                ["id"] = "call_demo_" + Math.Abs(StableHash(name + lastText) % 1_000_000_000).ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["type"] = "function",
-                ["function"] = new JsonObject { ["name"] = name, ["arguments"] = arguments },
-            };
-            return new DemoAnswer(null, call, "tool_calls", promptTokens, tokens.Count(name + arguments));
+            return call;
         }
 
         return Text($"{Preface} {(lastText.Length == 0 ? "(nothing)" : lastText)}");
 
         DemoAnswer Text(string text)
         {
-            // Cut at max_tokens, word by word, as a real model stops at its limit.
-            var words = text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            var kept = words.Length;
-            while (kept > 1 && tokens.Count(string.Join(' ', words[..kept])) > maxTokens)
+            // Cut at max_tokens, after the last word that fits, as a real model stops at its limit.
+            var words = string.Join(' ', text.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+            for (var budget = maxTokens; ; )
             {
-                kept--;
+                var end = tokens.IndexOfTokenCount(words, Math.Max(budget, 0), cancellationToken);
+                var space = end >= words.Length ? words.Length : words.LastIndexOf(' ', end);
+                var answer = space > 0 ? words[..space] : FirstWord(words); // the first word is always said
+                var completionTokens = tokens.Count(answer, cancellationToken);
+                if (completionTokens <= maxTokens || space <= 0)
+                {
+                    return new DemoAnswer(answer, null, answer.Length < words.Length ? "length" : "stop", promptTokens, completionTokens);
+                }
+
+                // The words counted apart came to more than in place (rare): try again with fewer.
+                budget -= completionTokens - maxTokens;
+            }
+        }
+
+        // The first tool, called with the user's text in its arguments: as much of the text as fits max_tokens.
+        DemoAnswer? ToolCall(JsonObject function, string text)
+        {
+            var name = function["name"] is JsonValue named && named.TryGetValue<string>(out var given) ? given : "tool";
+            var schema = function["parameters"] as JsonObject;
+            var id = "call_demo_" + Math.Abs(StableHash(name + text) % 1_000_000_000).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var bare = tokens.Count(name + ArgumentsFor(schema, "", out var copies).ToJsonString(), cancellationToken);
+            if (bare > maxTokens)
+            {
+                return null; // not even a call without the text fits: answer in text instead
             }
 
-            var answer = string.Join(' ', words[..kept]);
-            return new DemoAnswer(answer, null, kept < words.Length ? "length" : "stop", promptTokens, tokens.Count(answer));
+            var slots = Math.Max(copies, 1);
+            for (var budget = (maxTokens - bare) / slots; ; )
+            {
+                text = text[..tokens.IndexOfTokenCount(text, Math.Max(budget, 0), cancellationToken)];
+                var arguments = ArgumentsFor(schema, text, out _).ToJsonString();
+                var completionTokens = tokens.Count(name + arguments, cancellationToken);
+                if (completionTokens <= maxTokens || text.Length == 0)
+                {
+                    var call = new JsonObject
+                    {
+                        ["id"] = id,
+                        ["type"] = "function",
+                        ["function"] = new JsonObject { ["name"] = name, ["arguments"] = arguments },
+                    };
+                    return new DemoAnswer(null, call, "tool_calls", promptTokens, completionTokens);
+                }
+
+                // Escaping made the text longer in the arguments than alone: keep less of it.
+                budget -= Math.Max((completionTokens - maxTokens + slots - 1) / slots, 1);
+            }
         }
     }
+
+    private static string FirstWord(string words) => words.IndexOf(' ', StringComparison.Ordinal) is > 0 and var space ? words[..space] : words;
 
     private static bool IsToolChoiceNone(JsonObject body) =>
         body["tool_choice"] is JsonValue choice && choice.TryGetValue<string>(out var value) && value == "none";
 
+    /// <summary>The smaller of <c>max_completion_tokens</c> and <c>max_tokens</c> when both are sent: the answer stays within either.</summary>
     private static int? MaxTokens(JsonObject body)
     {
+        int? max = null;
         foreach (var name in new[] { "max_completion_tokens", "max_tokens" })
         {
             if (body[name] is JsonValue value && value.TryGetValue<int>(out var number))
             {
-                return number;
+                max = Math.Min(max ?? number, number);
             }
         }
 
-        return null;
+        return max;
     }
 
-    /// <summary>Arguments that satisfy the schema's properties: strings get the user's text, numbers 1, booleans true.</summary>
-    private static JsonObject ArgumentsFor(JsonObject? schema, string text)
+    /// <summary>Arguments that satisfy the schema's properties: strings get the user's text (<paramref name="copies"/> times), numbers 1, booleans true.</summary>
+    private static JsonObject ArgumentsFor(JsonObject? schema, string text, out int copies)
     {
         var arguments = new JsonObject();
+        copies = 0;
         if (schema?["properties"] is not JsonObject properties)
         {
             arguments["input"] = text;
+            copies = 1;
             return arguments;
         }
 
@@ -201,8 +251,13 @@ internal sealed class DemoProvider(TokenCounter tokens, TimeProvider time, IOpti
                 "boolean" => true,
                 "array" => new JsonArray(),
                 "object" => new JsonObject(),
-                _ => property?["enum"] is JsonArray { Count: > 0 } options ? options[0]!.DeepClone() : text,
+                _ => property?["enum"] is JsonArray { Count: > 0 } options ? options[0]?.DeepClone() : null,
             };
+            if (arguments[name] is null)
+            {
+                arguments[name] = text;
+                copies++;
+            }
         }
 
         return arguments;
