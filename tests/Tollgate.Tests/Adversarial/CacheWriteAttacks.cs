@@ -82,6 +82,30 @@ public sealed class CacheWriteAttacks(HostileFixture hostile) : IClassFixture<Ho
         await LedgerAudit.AssertBooksBalanceAsync(hostile.Tollgate, accountId);
     }
 
+    // Issue 9, item 7: a 1-hour cache write costs 2× the prompt price, which is not priced: the ttl is dropped.
+    [Fact]
+    public async Task OneHourCacheMarks_ReachAnthropicWithoutTheirTtl()
+    {
+        hostile.Upstream.Answer = (context, _) =>
+        {
+            context.Response.ContentType = "application/json";
+            return context.Response.WriteAsync(
+                "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-hostile\",\"content\":[{\"type\":\"text\",\"text\":\"ok\"}],\"stop_reason\":\"end_turn\"," + Usage + "}", Ct);
+        };
+        var (accountId, secret) = await hostile.AccountAsync(1m);
+        using var client = hostile.Tollgate.Client(secret);
+        var body = Body(stream: false).Replace("{\"type\":\"ephemeral\"}", "{\"type\":\"ephemeral\",\"ttl\":\"1h\"}", StringComparison.Ordinal);
+        Assert.Contains("\"ttl\":\"1h\"", body, StringComparison.Ordinal);
+
+        using var response = await client.PostAsync("/api/v1/chat/completions", Json.Body(body), Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var mark = hostile.Upstream.Last["messages"]![0]!["content"]![0]!["cache_control"]!.AsObject();
+        Assert.Equal("ephemeral", (string?)mark["type"]);
+        Assert.False(mark.ContainsKey("ttl"));
+        await LedgerAudit.AssertBooksBalanceAsync(hostile.Tollgate, accountId);
+    }
+
     // Issue 9, item 7: every prompt token may be written to the cache, so the reservation prices the prompt at the dearer rate.
     [Fact]
     public async Task APromptAffordableOnlyAtThePlainPrice_Gets402()

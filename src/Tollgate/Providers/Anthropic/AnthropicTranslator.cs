@@ -421,10 +421,22 @@ internal static partial class AnthropicTranslator
         var block = new JsonObject { ["type"] = "text", ["text"] = text };
         if (cacheControl is not null)
         {
-            block["cache_control"] = cacheControl.DeepClone();
+            block["cache_control"] = CacheControl(cacheControl);
         }
 
         return block;
+    }
+
+    /// <summary>
+    /// A cache mark as Anthropic gets it: without <c>ttl</c>, so every cache write is the 5-minute kind that
+    /// <c>Pricing.InputCacheWrite</c> prices. A 1-hour write costs 2× the prompt price against 1.25×, and its
+    /// tokens are not told apart in the usage Tollgate bills from: a field that changes the price is priced or dropped.
+    /// </summary>
+    private static JsonNode CacheControl(JsonNode cacheControl)
+    {
+        var copy = cacheControl.DeepClone();
+        (copy as JsonObject)?.Remove("ttl");
+        return copy;
     }
 
     private static JsonObject ImageBlock(JsonObject part, string path)
@@ -463,7 +475,7 @@ internal static partial class AnthropicTranslator
         var block = new JsonObject { ["type"] = "image", ["source"] = source };
         if (part["cache_control"] is { } cacheControl)
         {
-            block["cache_control"] = cacheControl.DeepClone();
+            block["cache_control"] = CacheControl(cacheControl);
         }
 
         return block;
