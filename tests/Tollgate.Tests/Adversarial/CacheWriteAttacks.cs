@@ -32,16 +32,20 @@ public sealed class CacheWriteAttacks(HostileFixture hostile) : IClassFixture<Ho
         }),
     }.ToJsonString();
 
+    /// <summary>A whole Anthropic message whose usage reports 10,000 tokens written to the cache.</summary>
+    private static Task AnswerWithCacheWritesAsync(HttpContext context, JsonObject _)
+    {
+        context.Response.ContentType = "application/json";
+        return context.Response.WriteAsync(
+            "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-hostile\",\"content\":[{\"type\":\"text\",\"text\":\"ok\"}],\"stop_reason\":\"end_turn\"," + Usage + "}",
+            context.RequestAborted);
+    }
+
     // Issue 9, item 7: cache writes were billed at the plain prompt price.
     [Fact]
     public async Task CacheWrites_AreChargedAtTheCacheWritePrice()
     {
-        hostile.Upstream.Answer = (context, _) =>
-        {
-            context.Response.ContentType = "application/json";
-            return context.Response.WriteAsync(
-                "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-hostile\",\"content\":[{\"type\":\"text\",\"text\":\"ok\"}],\"stop_reason\":\"end_turn\"," + Usage + "}", Ct);
-        };
+        hostile.Upstream.Answer = AnswerWithCacheWritesAsync;
         var (accountId, secret) = await hostile.AccountAsync(1m);
         using var client = hostile.Tollgate.Client(secret);
 
@@ -86,12 +90,7 @@ public sealed class CacheWriteAttacks(HostileFixture hostile) : IClassFixture<Ho
     [Fact]
     public async Task OneHourCacheMarks_ReachAnthropicWithoutTheirTtl()
     {
-        hostile.Upstream.Answer = (context, _) =>
-        {
-            context.Response.ContentType = "application/json";
-            return context.Response.WriteAsync(
-                "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-hostile\",\"content\":[{\"type\":\"text\",\"text\":\"ok\"}],\"stop_reason\":\"end_turn\"," + Usage + "}", Ct);
-        };
+        hostile.Upstream.Answer = AnswerWithCacheWritesAsync;
         var (accountId, secret) = await hostile.AccountAsync(1m);
         using var client = hostile.Tollgate.Client(secret);
         var body = Body(stream: false).Replace("{\"type\":\"ephemeral\"}", "{\"type\":\"ephemeral\",\"ttl\":\"1h\"}", StringComparison.Ordinal);
