@@ -82,6 +82,8 @@ internal sealed record ChatRequest(
             }
         }
 
+        CheckTools(body);
+
         var stream = body["stream"] switch
         {
             null => false,
@@ -161,6 +163,55 @@ internal sealed record ChatRequest(
 
         return new ChatRequest(body, stream, ids, order, allowFallbacks, maxTokens, choices);
     }
+
+    /// <summary>
+    /// <c>tools</c> and the legacy <c>functions</c>: arrays of objects, each function with a name. Every
+    /// upstream refuses other shapes; refusing them here names the field and keeps providers from guessing.
+    /// Tool types other than <c>function</c> pass on as sent.
+    /// </summary>
+    private static void CheckTools(JsonObject body)
+    {
+        if (ArrayOfObjects(body, "tools") is { } tools)
+        {
+            for (var i = 0; i < tools.Count; i++)
+            {
+                var tool = (JsonObject)tools[i]!;
+                var type = tool["type"] switch
+                {
+                    null => "function",
+                    JsonValue v when v.TryGetValue<string>(out var t) => t,
+                    _ => throw ApiException.BadRequest($"tools[{i}].type must be a string such as \"function\"", "tools"),
+                };
+                if (type == "function" && !IsNamedFunction(tool["function"]))
+                {
+                    throw ApiException.BadRequest($"tools[{i}].function must be an object with a name", "tools");
+                }
+            }
+        }
+
+        if (ArrayOfObjects(body, "functions") is { } functions)
+        {
+            for (var i = 0; i < functions.Count; i++)
+            {
+                if (!IsNamedFunction(functions[i]))
+                {
+                    throw ApiException.BadRequest($"functions[{i}] must be an object with a name", "functions");
+                }
+            }
+        }
+
+        static bool IsNamedFunction(JsonNode? node) =>
+            node is JsonObject function && function["name"] is JsonValue name && name.TryGetValue<string>(out var text) && text.Length > 0;
+    }
+
+    /// <summary>The named field as an array whose elements are all objects; null when absent or JSON null; a 400 otherwise.</summary>
+    private static JsonArray? ArrayOfObjects(JsonObject body, string name) => body[name] switch
+    {
+        null => null,
+        JsonValue v when v.GetValueKind() == JsonValueKind.Null => null,
+        JsonArray array when array.All(e => e is JsonObject) => array,
+        _ => throw ApiException.BadRequest($"{name} must be an array of objects", name),
+    };
 
     /// <summary>A whole number of at least 1, or null when absent or JSON null; a 400 naming the field otherwise.</summary>
     private static int? PositiveWholeNumber(JsonObject body, string name) => body[name] switch

@@ -145,6 +145,53 @@ public sealed class MalformedBodyAttacks(TollgateFactory factory) : IClassFixtur
         await AssertBadRequestAsync(response, "user");
     }
 
+    // Issue 9, item 17: found by the fuzz test below in CI (seed 04L943cuKPf5): a tools array of arrays answered 500.
+    [Theory]
+    [InlineData("""[[]]""", false)]
+    [InlineData("""[[[[]]]]""", true)]
+    [InlineData("""[1]""", false)]
+    [InlineData("""{}""", true)]
+    [InlineData("""[{"type":"function"}]""", false)]
+    [InlineData("""[{"type":"function","function":{"name":0.5}}]""", true)]
+    [InlineData("""[{"type":7,"function":{"name":"f"}}]""", false)]
+    public async Task Chat_ToolsOfTheWrongShape_Answer400NamingTools(string tools, bool stream)
+    {
+        using var client = await FundedClientAsync();
+
+        using var response = await PostAsync(client, Chat,
+            $$"""{"model":"demo/echo","stream":{{(stream ? "true" : "false")}},"messages":{{Hello}},"tools":{{tools}}}""");
+
+        await AssertBadRequestAsync(response, "tools");
+    }
+
+    // Issue 9, item 17
+    [Theory]
+    [InlineData("""[1]""")]
+    [InlineData("""[{"description":"no name"}]""")]
+    [InlineData("""{"name":"f"}""")]
+    public async Task Chat_FunctionsOfTheWrongShape_Answer400NamingFunctions(string functions)
+    {
+        using var client = await FundedClientAsync();
+
+        using var response = await PostAsync(client, Chat, $$"""{"model":"demo/echo","messages":{{Hello}},"functions":{{functions}}}""");
+
+        await AssertBadRequestAsync(response, "functions");
+    }
+
+    // Issue 9, item 17: a schema is the client's to write; one whose properties are not objects is still answered.
+    [Fact]
+    public async Task Chat_ToolSchemaWithPropertiesThatAreNotObjects_IsAnswered()
+    {
+        using var client = await FundedClientAsync();
+
+        using var response = await PostAsync(client, Chat,
+            """{"model":"demo/echo","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"q":1,"r":[],"s":null}}}}]}""");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var answer = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
+        Assert.Equal("f", answer.RootElement.GetProperty("choices")[0].GetProperty("message").GetProperty("tool_calls")[0].GetProperty("function").GetProperty("name").GetString());
+    }
+
     // Issue 9, item 17
     [Fact]
     public async Task ApiKeys_CreateWithALoneSurrogateName_Answers400()
@@ -298,7 +345,7 @@ public sealed class MalformedBodyAttacks(TollgateFactory factory) : IClassFixtur
     private static byte[] Bytes(ReadOnlySpan<byte> before, byte[] middle, ReadOnlySpan<byte> after) => [.. before, .. middle, .. after];
 
     /// <summary>Generators of hostile bodies: random bytes, broken and truncated JSON, deep nesting, huge numbers, wrong types.</summary>
-    private static class FuzzBodies
+    internal static class FuzzBodies
     {
         private static readonly string[] ChatFields =
         [
@@ -345,12 +392,15 @@ public sealed class MalformedBodyAttacks(TollgateFactory factory) : IClassFixtur
             (3, Part.Array[0, 4].Select(parts => "[" + string.Join(',', parts) + "]")),
             (1, Hostile));
 
-        private static readonly Gen<string> Message = Gen.Select(Gen.OneOf(Roles), Content, Hostile, Gen.Int[0, 3],
+        private static readonly Gen<string> Message = Gen.Select(Gen.OneOf(Roles), Content, Hostile, Gen.Int[0, 6],
             (role, content, hostile, shape) => shape switch
             {
                 0 => $$"""{"role":"{{role}}","content":{{content}}}""",
                 1 => $$"""{"role":"{{role}}","content":{{content}},"name":{{hostile}}}""",
                 2 => $$$"""{"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":{{{hostile}}},"arguments":{{{hostile}}}}}]}""",
+                3 => $$"""{"role":"assistant","content":{{content}},"tool_calls":{{hostile}}}""",
+                4 => $$"""{"role":"tool","tool_call_id":{{hostile}},"content":{{content}}}""",
+                5 => $$$"""{"role":"assistant","content":null,"tool_calls":[{"id":{{{hostile}}},"type":{{{hostile}}},"function":{{{hostile}}}}]}""",
                 _ => hostile,
             });
 

@@ -147,7 +147,7 @@ internal sealed class DemoProvider(TokenCounter tokens, TimeProvider time, IOpti
             return Text($"The tool returned: {(lastText.Length == 0 ? "(nothing)" : lastText)}");
         }
 
-        if (body["tools"] is JsonArray { Count: > 0 } tools && !IsToolChoiceNone(body) && tools[0]?["function"] is JsonObject function
+        if (body["tools"] is JsonArray { Count: > 0 } tools && !IsToolChoiceNone(body) && (tools[0] as JsonObject)?["function"] is JsonObject function
             && ToolCall(function, lastText) is { } call)
         {
             return call;
@@ -244,14 +244,14 @@ internal sealed class DemoProvider(TokenCounter tokens, TimeProvider time, IOpti
 
         foreach (var (name, property) in properties)
         {
-            var type = property?["type"] is JsonValue t && t.TryGetValue<string>(out var tv) ? tv : "string";
+            var type = (property as JsonObject)?["type"] is JsonValue t && t.TryGetValue<string>(out var tv) ? tv : "string";
             arguments[name] = type switch
             {
                 "integer" or "number" => 1,
                 "boolean" => true,
                 "array" => new JsonArray(),
                 "object" => new JsonObject(),
-                _ => property?["enum"] is JsonArray { Count: > 0 } options ? options[0]?.DeepClone() : null,
+                _ => (property as JsonObject)?["enum"] is JsonArray { Count: > 0 } options ? options[0]?.DeepClone() : null,
             };
             if (arguments[name] is null)
             {
