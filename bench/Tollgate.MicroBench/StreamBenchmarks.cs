@@ -21,7 +21,7 @@ namespace Tollgate.MicroBench;
 public class StreamBenchmarks
 {
     private const string GenerationId = "gen-1795737600-AbCdEfGhIjKlMnOpQrSt";
-    private readonly ModelPricing _pricing = Inputs.Model().Pricing;
+    private readonly ModelPricing _pricing = Inputs.Model().Prices;
     private readonly UpstreamRedactor _redactor = new(Microsoft.Extensions.Options.Options.Create(new CatalogOptions()));
     private readonly long _created = 1_795_737_600;
     private byte[] _upstream = [];

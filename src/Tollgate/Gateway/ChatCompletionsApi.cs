@@ -152,8 +152,8 @@ internal static class ChatCompletionsApi
     /// the completion cap that is sent upstream.
     /// </summary>
     private static long MaxCostNanos(ModelDefinition model, PromptBound prompt, ChatRequest request) =>
-        Money.ToNanos(ReservedPromptTokens(model, prompt) * model.Pricing.PromptCeiling +
-            (long)request.Choices * request.CompletionCap(model) * model.Pricing.Completion);
+        Money.ToNanos(ReservedPromptTokens(model, prompt) * model.Prices.PromptCeiling +
+            (long)request.Choices * request.CompletionCap(model) * model.Prices.Completion);
 
     private static long ReservedPromptTokens(ModelDefinition model, PromptBound prompt) =>
         (long)Math.Ceiling(prompt.For(model) * PromptEstimateMargin) + 16;
@@ -161,8 +161,8 @@ internal static class ChatCompletionsApi
     private static string InsufficientMessage(LimitSource source, long availableNanos, ModelDefinition model, PromptBound prompt, ChatRequest request)
     {
         var requested = (long)request.Choices * request.CompletionCap(model);
-        var left = availableNanos - Money.ToNanos(ReservedPromptTokens(model, prompt) * model.Pricing.PromptCeiling);
-        var perToken = model.Pricing.Completion * Money.NanosPerUsd;
+        var left = availableNanos - Money.ToNanos(ReservedPromptTokens(model, prompt) * model.Prices.PromptCeiling);
+        var perToken = model.Prices.Completion * Money.NanosPerUsd;
         var affordable = perToken > 0 ? (long)Math.Floor(left / perToken) : requested;
         if (affordable <= 0)
         {
@@ -209,7 +209,7 @@ internal static class ChatCompletionsApi
         /// <summary>Charges <paramref name="usage"/> and writes the usage record; returns the charge. Durable when it returns.</summary>
         public async Task<long> SettleAsync(ProviderRequest answered, ChatUsage usage, int status, bool cancelled)
         {
-            var cost = usage.CostNanos(answered.Model.Pricing);
+            var cost = usage.CostNanos(answered.Model.Prices);
             Measurement.Ended(status, answered.Provider.Name, answered.Model.Id);
             await credits.SettleAsync(reservation, Record(answered.Model.Id, answered.Provider.Name, answered.Deployment.Model, usage, cost, status, cancelled));
             Measurement.Charge(usage.PromptTokens, usage.CompletionTokens, usage.CachedTokens, cost);

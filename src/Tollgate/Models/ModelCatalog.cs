@@ -70,7 +70,7 @@ internal sealed class CatalogOptions
                 yield return $"{at}:MaxImageTokens must be between 1 and 1000000";
             }
 
-            if (model.Pricing.Prompt < 0 || model.Pricing.Completion < 0 || model.Pricing.InputCacheRead < 0 || model.Pricing.InputCacheWrite < 0)
+            if (model.Prices.Prompt < 0 || model.Prices.Completion < 0 || model.Prices.InputCacheRead < 0 || model.Prices.InputCacheWrite < 0)
             {
                 yield return $"{at}:Pricing prices must not be negative";
             }

@@ -58,7 +58,14 @@ internal sealed class ModelDefinition
     /// </summary>
     public int MaxImageTokens { get; set; } = 2500;
 
-    public ModelPricing Pricing { get; set; } = new();
+    /// <summary>The model's prices; null when none are configured (the model is unpriced: calls cost nothing, and the dashboard says "unpriced", never $0).</summary>
+    public ModelPricing? Pricing { get; set; }
+
+    /// <summary>The prices billing uses: <see cref="Pricing"/>, or zero for an unpriced model.</summary>
+    internal ModelPricing Prices => Pricing ?? ModelPricing.Zero;
+
+    /// <summary>False when no prices are configured: shown as "unpriced", never as $0.</summary>
+    internal bool IsPriced => Pricing is not null;
 
     public List<DeploymentDefinition> Deployments { get; set; } = [];
 }
@@ -66,6 +73,9 @@ internal sealed class ModelDefinition
 /// <summary>USD per token, as decimal strings (<c>"0.000003"</c>).</summary>
 internal sealed class ModelPricing
 {
+    /// <summary>No price at all: what an unpriced model is billed.</summary>
+    internal static readonly ModelPricing Zero = new();
+
     public decimal Prompt { get; set; }
 
     public decimal Completion { get; set; }

@@ -49,7 +49,7 @@ internal static class ModelsApi
         model.Name ?? model.Id,
         model.Description ?? "",
         model.ContextLength,
-        new PricingDto(Price(model.Pricing.Prompt), Price(model.Pricing.Completion), Price(model.Pricing.InputCacheRead), Price(model.Pricing.CacheWrite)),
+        new PricingDto(Price(model.Prices.Prompt), Price(model.Prices.Completion), Price(model.Prices.InputCacheRead), Price(model.Prices.CacheWrite)),
         new TopProviderDto(model.ContextLength, model.MaxCompletionTokens),
         SupportedParameters);
 
