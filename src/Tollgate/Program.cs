@@ -5,6 +5,7 @@ using Tollgate.Authentication;
 using Tollgate.Cli;
 using Tollgate.Configuration;
 using Tollgate.Credits;
+using Tollgate.Dashboard;
 using Tollgate.Gateway;
 using Tollgate.Health;
 using Tollgate.Http;
@@ -24,7 +25,13 @@ try
 {
     // Settings are read once at start (and validated then): no file watcher on the content root, which
     // would otherwise wake on every write to the database under ./data.
-    var builder = WebApplication.CreateBuilder([.. TollgateCli.ServerArguments(args), "--hostBuilder:reloadConfigOnChange=false"]);
+    var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+    {
+        Args = [.. TollgateCli.ServerArguments(args), "--hostBuilder:reloadConfigOnChange=false"],
+
+        // The dashboard's static files travel with the build, so the server finds them from any working folder.
+        WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
+    });
 
     // A start that fails is explained once, plainly, below; the host's own "Hosting failed to start" error would repeat it with a stack trace.
     builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
@@ -39,6 +46,9 @@ try
     builder.AddAccounts();
     builder.AddApiKeys();
     builder.AddApiKeyAuthentication();
+
+    // The web dashboard: cookie sessions (never for /api/v1), Razor Pages under Dashboard/, OpenID Connect when configured
+    builder.AddDashboard();
 
     // Credits: reservations, the ledger, group-committed usage records
     builder.AddCredits();
@@ -58,6 +68,7 @@ try
     var app = builder.Build();
 
     app.UseErrorHandling();
+    app.UseDashboardHeaders();
     app.UseAuthentication();
     app.UseAuthorization();
 
@@ -69,6 +80,7 @@ try
     app.MapUsageApi();
     app.MapCreditsApi();
     app.MapMetrics();
+    app.MapDashboard();
 
     app.Lifetime.ApplicationStarted.Register(() => FirstRun.PrintWelcome(app));
 

@@ -8,6 +8,17 @@ internal sealed record Account
     public required string DisplayName { get; init; }
     public required AccountRole Role { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>A disabled account cannot sign in, and none of its keys work.</summary>
+    public bool Disabled { get; init; }
+
+    /// <summary>The IANA time zone that sets the day boundaries of the account's charts (<c>UTC</c> by default).</summary>
+    public string TimeZone { get; init; } = "UTC";
+
+    /// <summary>Changes whenever every session must end (a new password, "sign out everywhere", disabling).</summary>
+    public string SecurityStamp { get; init; } = "";
+
+    public bool IsAdmin => Role is AccountRole.Owner or AccountRole.Admin;
 }
 
 internal enum AccountRole

@@ -93,6 +93,24 @@ internal sealed class ApiKeyCache : IDisposable
         }
     }
 
+    /// <summary>Forgets every secret of every key of the account (it was disabled); returns once no later lookup can see them.</summary>
+    public void EvictAccount(string accountId)
+    {
+        Interlocked.Increment(ref _version);
+        if (_entries is null)
+        {
+            return;
+        }
+
+        foreach (var hash in _entries.Keys)
+        {
+            if (_entries.TryGetValue(hash, out var value) && value is ApiKeyMatch match && match.Key.AccountId == accountId)
+            {
+                _entries.Remove(hash);
+            }
+        }
+    }
+
     public void Dispose() => _entries?.Dispose();
 
     /// <summary>The cache's expiry follows the injected time, so tests control it.</summary>

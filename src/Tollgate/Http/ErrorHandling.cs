@@ -129,6 +129,12 @@ internal static partial class ErrorHandling
             default:
                 var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ErrorHandling));
                 Log.UnhandledException(logger, context.Request.Method, RequestLogging.SafePath(context.Request.Path), exception);
+                if (!context.Response.HasStarted && Dashboard.ErrorPage.Wants(context))
+                {
+                    context.Response.Clear();
+                    return Dashboard.ErrorPage.WriteAsync(context, StatusCodes.Status500InternalServerError);
+                }
+
                 return ApiError.WriteAsync(context, StatusCodes.Status500InternalServerError, "Internal server error");
         }
     }
@@ -138,6 +144,11 @@ internal static partial class ErrorHandling
 
     private static Task WriteStatusCodePageAsync(HttpContext context)
     {
+        if (Dashboard.ErrorPage.Wants(context))
+        {
+            return Dashboard.ErrorPage.WriteAsync(context, context.Response.StatusCode);
+        }
+
         var request = context.Request;
         var route = $"{request.Method} {Truncate(request.Path.Value ?? "/", 200)}";
         return context.Response.StatusCode switch

@@ -5,21 +5,54 @@ namespace Tollgate.Storage;
 
 internal sealed class SqliteAccountStore(SqliteDatabase database) : IAccountStore
 {
-    private const string Columns = "id, email, display_name, role, created_at";
+    private const string Columns = "id, email, display_name, role, created_at, disabled, time_zone, security_stamp";
 
     public async Task<bool> InsertAsync(Account account, string passwordHash, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         using var command = connection.Command(
             """
-            INSERT INTO accounts (id, email, email_normalized, display_name, role, password_hash, created_at)
-            VALUES (@id, @email, @normalized, @name, @role, @hash, @created)
+            INSERT INTO accounts (id, email, email_normalized, display_name, role, password_hash, created_at, time_zone, security_stamp)
+            VALUES (@id, @email, @normalized, @name, @role, @hash, @created, @zone, @stamp)
             ON CONFLICT (email_normalized) DO NOTHING
             """,
             ("@id", account.Id), ("@email", account.Email), ("@normalized", Normalize(account.Email)),
             ("@name", account.DisplayName), ("@role", AccountRoles.ToName(account.Role)),
-            ("@hash", passwordHash), ("@created", account.CreatedAt.ToUnixMs()));
+            ("@hash", passwordHash), ("@created", account.CreatedAt.ToUnixMs()), ("@zone", account.TimeZone), ("@stamp", account.SecurityStamp));
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    public async Task<bool?> InsertWithInviteAsync(Account account, string passwordHash, string inviteId, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+        using var use = connection.Command(
+            "UPDATE invites SET used_at = @now, used_by = @account WHERE id = @id AND used_at IS NULL AND expires_at > @now",
+            ("@now", now.ToUnixMs()), ("@account", account.Id), ("@id", inviteId));
+        use.Transaction = transaction;
+        if (await use.ExecuteNonQueryAsync(cancellationToken) != 1)
+        {
+            return null;
+        }
+
+        using var insert = connection.Command(
+            """
+            INSERT INTO accounts (id, email, email_normalized, display_name, role, password_hash, created_at, time_zone, security_stamp)
+            VALUES (@id, @email, @normalized, @name, @role, @hash, @created, @zone, @stamp)
+            ON CONFLICT (email_normalized) DO NOTHING
+            """,
+            ("@id", account.Id), ("@email", account.Email), ("@normalized", Normalize(account.Email)),
+            ("@name", account.DisplayName), ("@role", AccountRoles.ToName(account.Role)),
+            ("@hash", passwordHash), ("@created", account.CreatedAt.ToUnixMs()), ("@zone", account.TimeZone), ("@stamp", account.SecurityStamp));
+        insert.Transaction = transaction;
+        if (await insert.ExecuteNonQueryAsync(cancellationToken) != 1)
+        {
+            // The address is taken: the invite stays unused.
+            return false;
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return true;
     }
 
     public Task<Account?> FindByEmailAsync(string email, CancellationToken cancellationToken) =>
@@ -49,6 +82,70 @@ internal sealed class SqliteAccountStore(SqliteDatabase database) : IAccountStor
         return accounts;
     }
 
+    public async Task<IReadOnlyList<Account>> ListPageAsync(string? search, AccountCursor? after, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var command = connection.Command(
+            $"""
+            SELECT {Columns} FROM accounts
+            WHERE (@after_at IS NULL OR created_at > @after_at OR (created_at = @after_at AND id > @after_id))
+              AND (@search IS NULL OR instr(email_normalized, @search) > 0 OR instr(lower(display_name), @search) > 0)
+            ORDER BY created_at, id LIMIT @limit
+            """,
+            ("@after_at", after?.CreatedAt.ToUnixMs()), ("@after_id", after?.Id),
+            ("@search", string.IsNullOrWhiteSpace(search) ? null : search.Trim().ToLowerInvariant()), ("@limit", limit));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var accounts = new List<Account>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            accounts.Add(Read(reader));
+        }
+
+        return accounts;
+    }
+
+    public Task<bool> UpdateProfileAsync(string accountId, string displayName, string timeZone, CancellationToken cancellationToken) =>
+        ExecuteAsync("UPDATE accounts SET display_name = @name, time_zone = @zone WHERE id = @id", cancellationToken,
+            ("@name", displayName), ("@zone", timeZone), ("@id", accountId));
+
+    public Task<bool> SetPasswordAsync(string accountId, string passwordHash, string securityStamp, CancellationToken cancellationToken) =>
+        ExecuteAsync("UPDATE accounts SET password_hash = @hash, security_stamp = @stamp WHERE id = @id", cancellationToken,
+            ("@hash", passwordHash), ("@stamp", securityStamp), ("@id", accountId));
+
+    public Task<bool> SetSecurityStampAsync(string accountId, string securityStamp, CancellationToken cancellationToken) =>
+        ExecuteAsync("UPDATE accounts SET security_stamp = @stamp WHERE id = @id", cancellationToken, ("@stamp", securityStamp), ("@id", accountId));
+
+    public Task<bool> SetRoleAsync(string accountId, AccountRole role, CancellationToken cancellationToken) =>
+        ExecuteAsync("UPDATE accounts SET role = @role WHERE id = @id", cancellationToken, ("@role", AccountRoles.ToName(role)), ("@id", accountId));
+
+    public Task<bool> SetDisabledAsync(string accountId, bool disabled, string securityStamp, CancellationToken cancellationToken) =>
+        ExecuteAsync("UPDATE accounts SET disabled = @disabled, security_stamp = @stamp WHERE id = @id", cancellationToken,
+            ("@disabled", disabled), ("@stamp", securityStamp), ("@id", accountId));
+
+    public async Task<int> CountActiveWithRoleAsync(AccountRole role, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var command = connection.Command("SELECT COUNT(*) FROM accounts WHERE role = @role AND disabled = 0", ("@role", AccountRoles.ToName(role)));
+        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public async Task<string?> GetPlaygroundKeyIdAsync(string accountId, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var command = connection.Command("SELECT playground_key_id FROM accounts WHERE id = @id", ("@id", accountId));
+        return await command.ExecuteScalarAsync(cancellationToken) as string;
+    }
+
+    public Task SetPlaygroundKeyIdAsync(string accountId, string? keyId, CancellationToken cancellationToken) =>
+        ExecuteAsync("UPDATE accounts SET playground_key_id = @key WHERE id = @id", cancellationToken, ("@key", keyId), ("@id", accountId));
+
+    private async Task<bool> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var command = connection.Command(sql, parameters);
+        return await command.ExecuteNonQueryAsync(cancellationToken) > 0;
+    }
+
     public async Task<int> CountAsync(CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
@@ -76,6 +173,9 @@ internal sealed class SqliteAccountStore(SqliteDatabase database) : IAccountStor
             DisplayName = reader.GetString(2),
             Role = role,
             CreatedAt = reader.ReadTime(4),
+            Disabled = reader.GetBoolean(5),
+            TimeZone = reader.GetString(6),
+            SecurityStamp = reader.GetString(7),
         };
     }
 }

@@ -32,11 +32,14 @@ internal sealed class SqliteApiKeyStore(SqliteDatabase database) : IApiKeyStore
         await using var connection = await database.OpenAsync(cancellationToken);
         using var command = connection.Command(
             $"""
-            SELECT {Columns} FROM api_keys WHERE secret_hash = @hash AND deleted_at IS NULL
-            UNION ALL
-            SELECT {Columns} FROM api_keys
-            WHERE previous_secret_hash = @hash AND previous_valid_until > @now AND deleted_at IS NULL
-            LIMIT 1
+            SELECT * FROM (
+                SELECT {Columns} FROM api_keys WHERE secret_hash = @hash AND deleted_at IS NULL
+                UNION ALL
+                SELECT {Columns} FROM api_keys
+                WHERE previous_secret_hash = @hash AND previous_valid_until > @now AND deleted_at IS NULL
+                LIMIT 1)
+            -- The keys of a disabled account do not work at all.
+            WHERE NOT EXISTS (SELECT 1 FROM accounts WHERE accounts.id = account_id AND accounts.disabled = 1)
             """,
             ("@hash", secretHash), ("@now", now.ToUnixMs()));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);

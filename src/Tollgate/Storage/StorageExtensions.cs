@@ -29,6 +29,9 @@ internal static class StorageExtensions
         });
         builder.Services.AddSingleton<IAccountStore, SqliteAccountStore>();
         builder.Services.AddSingleton<IApiKeyStore, SqliteApiKeyStore>();
+        builder.Services.AddSingleton<IInviteStore, SqliteInviteStore>();
+        builder.Services.AddSingleton<ISignInFailureStore, SqliteSignInFailureStore>();
+        builder.Services.AddSingleton<Audit.IAuditStore, SqliteAuditStore>();
         builder.Services.AddSingleton<StorageInitializer>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<StorageInitializer>());
         builder.Services.AddHostedService<WalCheckpointer>();

@@ -126,6 +126,12 @@ public class TollgateFactory : WebApplicationFactory<Program>
                 services.AddSingleton(Time);
             }
 
+            // The first-run welcome is kept (tests read the link from FirstRunLink.Printed), not printed.
+            services.RemoveAll<Tollgate.Dashboard.FirstRunLink>();
+            services.AddSingleton(sp => new Tollgate.Dashboard.FirstRunLink(
+                sp.GetRequiredService<InviteService>(), sp.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>(),
+                sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<Tollgate.Dashboard.DashboardOptions>>()) { Output = TextWriter.Null });
+
             services.RemoveAll<IApiKeyStore>();
             services.AddSingleton<Tollgate.Storage.SqliteApiKeyStore>();
             services.AddSingleton<IApiKeyStore>(sp => CountingStore = new CountingApiKeyStore(sp.GetRequiredService<Tollgate.Storage.SqliteApiKeyStore>()));
