@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-# Debian packages the tests need (PostgreSQL, Redis and Chromium join when their tests do).
-REQUIRED_PACKAGES=()
+# Debian packages the tests need: Chromium for the dashboard's browser tests (driven by Playwright, which
+# never downloads a browser of its own), fonts for pages and charts, time zones for the reporting zones.
+REQUIRED_PACKAGES=(chromium fonts-dejavu-core tzdata)
 
 install_missing_packages() {
   local missing=()
