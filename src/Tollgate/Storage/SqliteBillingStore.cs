@@ -1,6 +1,7 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using Tollgate.Credits;
+using Tollgate.Usage;
 
 namespace Tollgate.Storage;
 
@@ -91,24 +92,29 @@ internal sealed class SqliteBillingStore(SqliteDatabase database, IOptions<Credi
         using var record = connection.Command(
             """
             INSERT INTO usage_records (generation_id, account_id, key_id, model, provider, upstream_model, prompt_tokens,
-                completion_tokens, cached_tokens, cost_nanos, estimated, streamed, cancelled, finish_reason, native_finish_reason,
+                completion_tokens, cached_tokens, cost_nanos, unpriced, estimated, streamed, cancelled, finish_reason, native_finish_reason,
                 status, latency_ms, first_token_ms, http_referer, app_title, task_id, created_at)
-            VALUES (@id, @account, @key, @model, @provider, @upstream, @prompt, @completion, @cached, @cost, @estimated, @streamed,
+            VALUES (@id, @account, @key, @model, @provider, @upstream, @prompt, @completion, @cached, @cost, @unpriced, @estimated, @streamed,
                 @cancelled, @finish, @native, @status, @latency, @ttft, @referer, @title, @task, @at)
             ON CONFLICT (generation_id) DO NOTHING
             """,
             ("@id", ""), ("@account", ""), ("@key", ""), ("@model", ""), ("@provider", null), ("@upstream", null), ("@prompt", 0),
-            ("@completion", 0), ("@cached", 0), ("@cost", 0L), ("@estimated", false), ("@streamed", false), ("@cancelled", false),
+            ("@completion", 0), ("@cached", 0), ("@cost", 0L), ("@unpriced", false), ("@estimated", false), ("@streamed", false), ("@cancelled", false),
             ("@finish", null), ("@native", null), ("@status", 0), ("@latency", 0L), ("@ttft", null), ("@referer", null),
             ("@title", null), ("@task", null), ("@at", 0L));
         using var daily = connection.Command(
             """
-            INSERT INTO usage_daily (account_id, day, key_id, model, requests, prompt_tokens, completion_tokens, cost_nanos)
-            VALUES (@account, @day, @key, @model, 1, @prompt, @completion, @cost)
+            INSERT INTO usage_daily (account_id, day, key_id, model, requests, prompt_tokens, completion_tokens, cost_nanos, unpriced_requests)
+            VALUES (@account, @day, @key, @model, 1, @prompt, @completion, @cost, @unpriced)
             ON CONFLICT (account_id, day, key_id, model) DO UPDATE SET requests = requests + 1,
-                prompt_tokens = prompt_tokens + @prompt, completion_tokens = completion_tokens + @completion, cost_nanos = cost_nanos + @cost
+                prompt_tokens = prompt_tokens + @prompt, completion_tokens = completion_tokens + @completion, cost_nanos = cost_nanos + @cost,
+                unpriced_requests = unpriced_requests + @unpriced
             """,
-            ("@account", ""), ("@day", 0L), ("@key", ""), ("@model", ""), ("@prompt", 0), ("@completion", 0), ("@cost", 0L));
+            ("@account", ""), ("@day", 0L), ("@key", ""), ("@model", ""), ("@prompt", 0), ("@completion", 0), ("@cost", 0L), ("@unpriced", 0));
+        // The 15-minute rollups the dashboard's charts read (any time zone's days are whole ranges of them).
+        using var byModel = RollupCommand(connection, "usage_rollup_model", "model");
+        using var byKey = RollupCommand(connection, "usage_rollup_key", "key_id");
+        using var byApp = RollupCommand(connection, "usage_rollup_app", "app");
         using var charge = connection.Command(
             """
             INSERT INTO ledger (account_id, kind, amount_nanos, reference, key_id, actor, created_at)
@@ -122,7 +128,7 @@ internal sealed class SqliteBillingStore(SqliteDatabase database, IOptions<Credi
             ON CONFLICT (account_id) DO UPDATE SET balance_nanos = balance_nanos - @cost, usage_nanos = usage_nanos + @cost, updated_at = @at
             """,
             ("@account", ""), ("@cost", 0L), ("@at", 0L));
-        foreach (var command in new[] { record, daily, charge, balance })
+        foreach (var command in new[] { record, daily, byModel, byKey, byApp, charge, balance })
         {
             command.Transaction = transaction;
         }
@@ -131,7 +137,7 @@ internal sealed class SqliteBillingStore(SqliteDatabase database, IOptions<Credi
         {
             Set(record, ("@id", r.GenerationId), ("@account", r.AccountId), ("@key", r.KeyId), ("@model", r.Model), ("@provider", r.Provider),
                 ("@upstream", r.UpstreamModel), ("@prompt", r.PromptTokens), ("@completion", r.CompletionTokens), ("@cached", r.CachedTokens),
-                ("@cost", r.CostNanos), ("@estimated", r.Estimated), ("@streamed", r.Streamed), ("@cancelled", r.Cancelled),
+                ("@cost", r.CostNanos), ("@unpriced", r.Unpriced), ("@estimated", r.Estimated), ("@streamed", r.Streamed), ("@cancelled", r.Cancelled),
                 ("@finish", r.FinishReason), ("@native", r.NativeFinishReason), ("@status", r.Status), ("@latency", r.LatencyMs),
                 ("@ttft", r.FirstTokenMs), ("@referer", r.HttpReferer), ("@title", r.AppTitle), ("@task", r.TaskId), ("@at", r.CreatedAt.ToUnixMs()));
             if (await record.ExecuteNonQueryAsync(cancellationToken) == 0)
@@ -140,8 +146,12 @@ internal sealed class SqliteBillingStore(SqliteDatabase database, IOptions<Credi
             }
 
             Set(daily, ("@account", r.AccountId), ("@day", Day(r.CreatedAt)), ("@key", r.KeyId), ("@model", r.Model),
-                ("@prompt", r.PromptTokens), ("@completion", r.CompletionTokens), ("@cost", r.CostNanos));
+                ("@prompt", r.PromptTokens), ("@completion", r.CompletionTokens), ("@cost", r.CostNanos), ("@unpriced", r.Unpriced ? 1 : 0));
             await daily.ExecuteNonQueryAsync(cancellationToken);
+            var bucket = UsageBuckets.Of(r.CreatedAt);
+            await AddToRollupAsync(byModel, r, bucket, r.Model, cancellationToken);
+            await AddToRollupAsync(byKey, r, bucket, r.KeyId, cancellationToken);
+            await AddToRollupAsync(byApp, r, bucket, r.AppTitle ?? "", cancellationToken);
             if (r.CostNanos <= 0)
             {
                 continue;
@@ -154,6 +164,24 @@ internal sealed class SqliteBillingStore(SqliteDatabase database, IOptions<Credi
         }
 
         await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>An upsert into one of the 15-minute rollups; <paramref name="groupColumn"/> is a constant of this class.</summary>
+    private static SqliteCommand RollupCommand(SqliteConnection connection, string table, string groupColumn) => connection.Command(
+        $"""
+        INSERT INTO {table} (account_id, bucket, {groupColumn}, requests, prompt_tokens, completion_tokens, cost_nanos, unpriced_requests)
+        VALUES (@account, @bucket, @group, 1, @prompt, @completion, @cost, @unpriced)
+        ON CONFLICT (account_id, bucket, {groupColumn}) DO UPDATE SET requests = requests + 1,
+            prompt_tokens = prompt_tokens + @prompt, completion_tokens = completion_tokens + @completion, cost_nanos = cost_nanos + @cost,
+            unpriced_requests = unpriced_requests + @unpriced
+        """,
+        ("@account", ""), ("@bucket", 0L), ("@group", ""), ("@prompt", 0), ("@completion", 0), ("@cost", 0L), ("@unpriced", 0));
+
+    private static async Task AddToRollupAsync(SqliteCommand command, UsageRecord r, long bucket, string group, CancellationToken cancellationToken)
+    {
+        Set(command, ("@account", r.AccountId), ("@bucket", bucket), ("@group", group), ("@prompt", r.PromptTokens),
+            ("@completion", r.CompletionTokens), ("@cost", r.CostNanos), ("@unpriced", r.Unpriced ? 1 : 0));
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public async Task<KeySpend> GetKeySpendAsync(string keyId, DateTimeOffset now, CancellationToken cancellationToken)
