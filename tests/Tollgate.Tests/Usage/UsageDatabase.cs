@@ -83,4 +83,37 @@ internal sealed class UsageDatabase : IDisposable
     }
 
     public void Dispose() => _temp.Dispose();
+
+    /// <summary>
+    /// A database file as a Tollgate of schema <paramref name="version"/> left it (the migrations up to it applied, as the
+    /// runner would), so that a test can fill it and then see the later migrations upgrade it.
+    /// </summary>
+    public static async Task<SqliteDatabase> CreateAtVersionAsync(string path, int version)
+    {
+        var database = new SqliteDatabase(path);
+        await database.InitializeAsync(CancellationToken.None);
+        await using var connection = await database.OpenAsync(CancellationToken.None);
+        await using var transaction = (Microsoft.Data.Sqlite.SqliteTransaction)await connection.BeginTransactionAsync();
+        using (var table = connection.Command(
+            "CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"))
+        {
+            table.Transaction = transaction;
+            await table.ExecuteNonQueryAsync();
+        }
+
+        foreach (var script in new MigrationRunner("sqlite", Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance).LoadScripts()
+            .Where(s => s.Version <= version))
+        {
+            using var apply = connection.Command(script.Sql);
+            apply.Transaction = transaction;
+            await apply.ExecuteNonQueryAsync();
+            using var record = connection.Command("INSERT INTO schema_migrations (version, name, applied_at) VALUES (@v, @n, 'test')",
+                ("@v", script.Version), ("@n", script.Name));
+            record.Transaction = transaction;
+            await record.ExecuteNonQueryAsync();
+        }
+
+        await transaction.CommitAsync();
+        return database;
+    }
 }
