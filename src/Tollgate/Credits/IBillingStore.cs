@@ -31,6 +31,13 @@ internal sealed record UsageRecord
     public int CompletionTokens { get; init; }
     public int CachedTokens { get; init; }
     public long CostNanos { get; init; }
+
+    /// <summary>
+    /// The model had no prices when the call was billed (<c>ModelDefinition.IsPriced</c> false): its cost of 0 means
+    /// unknown, not free, and the dashboard shows it as "unpriced". A call that failed before delivering anything is
+    /// free whatever the model, and is not marked.
+    /// </summary>
+    public bool Unpriced { get; init; }
     public bool Estimated { get; init; }
     public bool Streamed { get; init; }
     public bool Cancelled { get; init; }
@@ -63,8 +70,9 @@ internal interface IBillingStore
     Task<long> GetNewestOutsideEntryAsync(string accountId, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Writes a batch in one transaction (a group commit): each record, its daily rollup and, when
-    /// it cost anything, its charge. A generation already charged is not charged again.
+    /// Writes a batch in one transaction (a group commit): each record, its daily rollup, its 15-minute rollups
+    /// (per model, key and app) and, when it cost anything, its charge. A generation already charged is not charged
+    /// again, nor counted again in any rollup.
     /// </summary>
     Task WriteUsageAsync(IReadOnlyList<UsageRecord> records, CancellationToken cancellationToken);
 

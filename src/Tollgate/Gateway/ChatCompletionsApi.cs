@@ -211,7 +211,8 @@ internal static class ChatCompletionsApi
         {
             var cost = usage.CostNanos(answered.Model.Prices);
             Measurement.Ended(status, answered.Provider.Name, answered.Model.Id);
-            await credits.SettleAsync(reservation, Record(answered.Model.Id, answered.Provider.Name, answered.Deployment.Model, usage, cost, status, cancelled));
+            await credits.SettleAsync(reservation, Record(answered.Model.Id, answered.Provider.Name, answered.Deployment.Model, usage, cost, status, cancelled,
+                unpriced: !answered.Model.IsPriced));
             Measurement.Charge(usage.PromptTokens, usage.CompletionTokens, usage.CachedTokens, cost);
             return cost;
         }
@@ -221,10 +222,11 @@ internal static class ChatCompletionsApi
         {
             Measurement.Ended(status, providerName, null);
             credits.Release(reservation);
-            await credits.RecordAsync(Record(Request.ModelIds[0], providerName, null, new ChatUsage(0, 0, 0, false), 0, status, cancelled));
+            await credits.RecordAsync(Record(Request.ModelIds[0], providerName, null, new ChatUsage(0, 0, 0, false), 0, status, cancelled, unpriced: false));
         }
 
-        private UsageRecord Record(string model, string? provider, string? upstreamModel, ChatUsage usage, long cost, int status, bool cancelled) => new()
+        private UsageRecord Record(string model, string? provider, string? upstreamModel, ChatUsage usage, long cost, int status, bool cancelled,
+            bool unpriced) => new()
         {
             GenerationId = GenerationId,
             AccountId = key.AccountId,
@@ -236,6 +238,7 @@ internal static class ChatCompletionsApi
             CompletionTokens = usage.CompletionTokens,
             CachedTokens = usage.CachedTokens,
             CostNanos = cost,
+            Unpriced = unpriced,
             Estimated = usage.Estimated,
             Streamed = Request.Stream,
             Cancelled = cancelled,

@@ -1,6 +1,8 @@
+using System.Runtime.InteropServices;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using Tollgate.Credits;
+using Tollgate.Usage;
 
 namespace Tollgate.Storage;
 
@@ -91,24 +93,37 @@ internal sealed class SqliteBillingStore(SqliteDatabase database, IOptions<Credi
         using var record = connection.Command(
             """
             INSERT INTO usage_records (generation_id, account_id, key_id, model, provider, upstream_model, prompt_tokens,
-                completion_tokens, cached_tokens, cost_nanos, estimated, streamed, cancelled, finish_reason, native_finish_reason,
+                completion_tokens, cached_tokens, cost_nanos, unpriced, estimated, streamed, cancelled, finish_reason, native_finish_reason,
                 status, latency_ms, first_token_ms, http_referer, app_title, task_id, created_at)
-            VALUES (@id, @account, @key, @model, @provider, @upstream, @prompt, @completion, @cached, @cost, @estimated, @streamed,
+            VALUES (@id, @account, @key, @model, @provider, @upstream, @prompt, @completion, @cached, @cost, @unpriced, @estimated, @streamed,
                 @cancelled, @finish, @native, @status, @latency, @ttft, @referer, @title, @task, @at)
             ON CONFLICT (generation_id) DO NOTHING
             """,
             ("@id", ""), ("@account", ""), ("@key", ""), ("@model", ""), ("@provider", null), ("@upstream", null), ("@prompt", 0),
-            ("@completion", 0), ("@cached", 0), ("@cost", 0L), ("@estimated", false), ("@streamed", false), ("@cancelled", false),
+            ("@completion", 0), ("@cached", 0), ("@cost", 0L), ("@unpriced", false), ("@estimated", false), ("@streamed", false), ("@cancelled", false),
             ("@finish", null), ("@native", null), ("@status", 0), ("@latency", 0L), ("@ttft", null), ("@referer", null),
             ("@title", null), ("@task", null), ("@at", 0L));
         using var daily = connection.Command(
             """
-            INSERT INTO usage_daily (account_id, day, key_id, model, requests, prompt_tokens, completion_tokens, cost_nanos)
-            VALUES (@account, @day, @key, @model, 1, @prompt, @completion, @cost)
-            ON CONFLICT (account_id, day, key_id, model) DO UPDATE SET requests = requests + 1,
-                prompt_tokens = prompt_tokens + @prompt, completion_tokens = completion_tokens + @completion, cost_nanos = cost_nanos + @cost
+            INSERT INTO usage_daily (account_id, day, key_id, model, requests, prompt_tokens, completion_tokens, cost_nanos, unpriced_requests)
+            VALUES (@account, @day, @key, @model, @requests, @prompt, @completion, @cost, @unpriced)
+            ON CONFLICT (account_id, day, key_id, model) DO UPDATE SET requests = requests + @requests,
+                prompt_tokens = prompt_tokens + @prompt, completion_tokens = completion_tokens + @completion, cost_nanos = cost_nanos + @cost,
+                unpriced_requests = unpriced_requests + @unpriced
             """,
-            ("@account", ""), ("@day", 0L), ("@key", ""), ("@model", ""), ("@prompt", 0), ("@completion", 0), ("@cost", 0L));
+            ("@account", ""), ("@day", 0L), ("@key", ""), ("@model", ""), ("@requests", 0L), ("@prompt", 0L), ("@completion", 0L), ("@cost", 0L),
+            ("@unpriced", 0L));
+        // The 15-minute rollups the dashboard's charts read (any time zone's days are whole ranges of them).
+        using var byModel = RollupCommand(connection, "usage_rollup_model", "model");
+        using var byKey = RollupCommand(connection, "usage_rollup_key", "key_id");
+        using var byApp = RollupCommand(connection, "usage_rollup_app", "app");
+
+        // Rollup rows are summed over the batch first and each written once: a group commit of many calls of one
+        // key and model (the usual case under load) makes four upserts, not four per call.
+        var dailySums = new Dictionary<(string Account, long Day, string Key, string Model), RollupSums>();
+        var modelSums = new Dictionary<(string Account, long Bucket, string Group), RollupSums>();
+        var keySums = new Dictionary<(string Account, long Bucket, string Group), RollupSums>();
+        var appSums = new Dictionary<(string Account, long Bucket, string Group), RollupSums>();
         using var charge = connection.Command(
             """
             INSERT INTO ledger (account_id, kind, amount_nanos, reference, key_id, actor, created_at)
@@ -122,7 +137,7 @@ internal sealed class SqliteBillingStore(SqliteDatabase database, IOptions<Credi
             ON CONFLICT (account_id) DO UPDATE SET balance_nanos = balance_nanos - @cost, usage_nanos = usage_nanos + @cost, updated_at = @at
             """,
             ("@account", ""), ("@cost", 0L), ("@at", 0L));
-        foreach (var command in new[] { record, daily, charge, balance })
+        foreach (var command in new[] { record, daily, byModel, byKey, byApp, charge, balance })
         {
             command.Transaction = transaction;
         }
@@ -131,7 +146,7 @@ internal sealed class SqliteBillingStore(SqliteDatabase database, IOptions<Credi
         {
             Set(record, ("@id", r.GenerationId), ("@account", r.AccountId), ("@key", r.KeyId), ("@model", r.Model), ("@provider", r.Provider),
                 ("@upstream", r.UpstreamModel), ("@prompt", r.PromptTokens), ("@completion", r.CompletionTokens), ("@cached", r.CachedTokens),
-                ("@cost", r.CostNanos), ("@estimated", r.Estimated), ("@streamed", r.Streamed), ("@cancelled", r.Cancelled),
+                ("@cost", r.CostNanos), ("@unpriced", r.Unpriced), ("@estimated", r.Estimated), ("@streamed", r.Streamed), ("@cancelled", r.Cancelled),
                 ("@finish", r.FinishReason), ("@native", r.NativeFinishReason), ("@status", r.Status), ("@latency", r.LatencyMs),
                 ("@ttft", r.FirstTokenMs), ("@referer", r.HttpReferer), ("@title", r.AppTitle), ("@task", r.TaskId), ("@at", r.CreatedAt.ToUnixMs()));
             if (await record.ExecuteNonQueryAsync(cancellationToken) == 0)
@@ -139,9 +154,11 @@ internal sealed class SqliteBillingStore(SqliteDatabase database, IOptions<Credi
                 continue; // written before: neither the rollup nor the charge may count twice
             }
 
-            Set(daily, ("@account", r.AccountId), ("@day", Day(r.CreatedAt)), ("@key", r.KeyId), ("@model", r.Model),
-                ("@prompt", r.PromptTokens), ("@completion", r.CompletionTokens), ("@cost", r.CostNanos));
-            await daily.ExecuteNonQueryAsync(cancellationToken);
+            var bucket = UsageBuckets.Of(r.CreatedAt);
+            RollupSums.Add(dailySums, (r.AccountId, Day(r.CreatedAt), r.KeyId, r.Model), r);
+            RollupSums.Add(modelSums, (r.AccountId, bucket, r.Model), r);
+            RollupSums.Add(keySums, (r.AccountId, bucket, r.KeyId), r);
+            RollupSums.Add(appSums, (r.AccountId, bucket, r.AppTitle ?? ""), r);
             if (r.CostNanos <= 0)
             {
                 continue;
@@ -153,8 +170,52 @@ internal sealed class SqliteBillingStore(SqliteDatabase database, IOptions<Credi
             await balance.ExecuteNonQueryAsync(cancellationToken);
         }
 
+        foreach (var ((account, day, key, model), sums) in dailySums)
+        {
+            Set(daily, ("@account", account), ("@day", day), ("@key", key), ("@model", model), ("@requests", sums.Requests), ("@prompt", sums.Prompt),
+                ("@completion", sums.Completion), ("@cost", sums.Cost), ("@unpriced", sums.Unpriced));
+            await daily.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        foreach (var (command, rows) in new[] { (byModel, modelSums), (byKey, keySums), (byApp, appSums) })
+        {
+            foreach (var ((account, bucket, group), sums) in rows)
+            {
+                Set(command, ("@account", account), ("@bucket", bucket), ("@group", group), ("@requests", sums.Requests), ("@prompt", sums.Prompt),
+                    ("@completion", sums.Completion), ("@cost", sums.Cost), ("@unpriced", sums.Unpriced));
+                await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+        }
+
         await transaction.CommitAsync(cancellationToken);
     }
+
+    /// <summary>What a batch adds to one rollup row.</summary>
+    private struct RollupSums
+    {
+        public long Requests, Prompt, Completion, Cost, Unpriced;
+
+        public static void Add<TKey>(Dictionary<TKey, RollupSums> rows, TKey key, UsageRecord r) where TKey : notnull
+        {
+            ref var sums = ref CollectionsMarshal.GetValueRefOrAddDefault(rows, key, out _);
+            sums.Requests++;
+            sums.Prompt += r.PromptTokens;
+            sums.Completion += r.CompletionTokens;
+            sums.Cost += r.CostNanos;
+            sums.Unpriced += r.Unpriced ? 1 : 0;
+        }
+    }
+
+    /// <summary>An upsert into one of the 15-minute rollups; <paramref name="groupColumn"/> is a constant of this class.</summary>
+    private static SqliteCommand RollupCommand(SqliteConnection connection, string table, string groupColumn) => connection.Command(
+        $"""
+        INSERT INTO {table} (account_id, bucket, {groupColumn}, requests, prompt_tokens, completion_tokens, cost_nanos, unpriced_requests)
+        VALUES (@account, @bucket, @group, @requests, @prompt, @completion, @cost, @unpriced)
+        ON CONFLICT (account_id, bucket, {groupColumn}) DO UPDATE SET requests = requests + @requests,
+            prompt_tokens = prompt_tokens + @prompt, completion_tokens = completion_tokens + @completion, cost_nanos = cost_nanos + @cost,
+            unpriced_requests = unpriced_requests + @unpriced
+        """,
+        ("@account", ""), ("@bucket", 0L), ("@group", ""), ("@requests", 0L), ("@prompt", 0L), ("@completion", 0L), ("@cost", 0L), ("@unpriced", 0L));
 
     public async Task<KeySpend> GetKeySpendAsync(string keyId, DateTimeOffset now, CancellationToken cancellationToken)
     {

@@ -9,8 +9,9 @@ using Tollgate.Storage;
 namespace Tollgate.Usage;
 
 /// <summary>
-/// The read side of usage (SPEC section 6): the calling key, one generation, and aggregates for
-/// charts. Aggregates and spend come from the daily rollups, never from scanning the records.
+/// The read side of usage (SPEC section 6): the calling key, one generation, the list of calls, and aggregates for
+/// charts. Aggregates and spend come from rollups, never from scanning the records; the list reads only the rows
+/// of its page, through <see cref="UsageService"/>, as the dashboard does.
 /// </summary>
 internal static class UsageApi
 {
@@ -29,6 +30,7 @@ internal static class UsageApi
             .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName)
             .RequireAuthenticatedUser());
         app.MapGet("/api/v1/generation", GetGenerationAsync).RequireScope(ApiKeyScopes.UsageRead);
+        app.MapGet("/api/v1/generations", GetGenerationsAsync).RequireScope(ApiKeyScopes.UsageRead);
         app.MapGet("/api/v1/usage", GetUsageAsync).RequireScope(ApiKeyScopes.UsageRead);
         return app;
     }
@@ -63,6 +65,29 @@ internal static class UsageApi
         return TypedResults.Json(new GenerationResponse(ToDto(record)), UsageJsonContext.Default.GenerationResponse);
     }
 
+    private static async Task<IResult> GetGenerationsAsync(HttpContext context, UsageService usage, CancellationToken cancellationToken)
+    {
+        var limitText = QueryValue(context, "limit", maxLength: 10);
+        var limit = UsageService.DefaultPageSize;
+        if (limitText is not null && !int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit))
+        {
+            throw ApiException.BadRequest($"limit must be a whole number between 1 and {UsageService.MaxPageSize}", "limit");
+        }
+
+        var filter = new UsageCallFilter(
+            QueryValue(context, "key_id", UsageService.MaxKeyIdLength),
+            QueryValue(context, "model", UsageService.MaxModelLength),
+            QueryValue(context, "app", UsageService.MaxAppLength),
+            QueryTime(context, "from"),
+            QueryTime(context, "to"));
+
+        // Another account's key id, model or cursor position selects nothing of it: every query is within the caller's account.
+        var page = await usage.GetCallsAsync(context.GetApiKey().AccountId, filter, QueryValue(context, "cursor", UsageCursor.MaxLength), limit,
+            cancellationToken);
+        var data = page.Calls.Select(call => ToListDto(call.Record)).ToArray();
+        return TypedResults.Json(new GenerationsResponse(data, page.NextCursor), UsageJsonContext.Default.GenerationsResponse);
+    }
+
     private static async Task<IResult> GetUsageAsync(HttpContext context, IUsageStore usage, TimeProvider time, CancellationToken cancellationToken)
     {
         var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
@@ -84,20 +109,30 @@ internal static class UsageApi
             "day" => UsageGrouping.Day,
             "model" => UsageGrouping.Model,
             "key" => UsageGrouping.Key,
-            _ => throw ApiException.BadRequest("group_by must be one of day, model, key", "group_by"),
+            "app" => UsageGrouping.App,
+            _ => throw ApiException.BadRequest("group_by must be one of day, model, key, app", "group_by"),
         };
 
         var query = new UsageQuery(context.GetApiKey().AccountId, from, to, groupBy,
             QueryValue(context, "key_id", maxLength: 100), QueryValue(context, "model", maxLength: 200));
+        if (groupBy == UsageGrouping.App && (query.KeyId ?? query.Model) is not null)
+        {
+            // Apps are rolled up on their own, not per key and model.
+            var param = query.KeyId is not null ? "key_id" : "model";
+            throw ApiException.BadRequest($"{param} cannot be combined with group_by=app", param);
+        }
+
         var rows = await usage.GetUsageAsync(query, cancellationToken);
         var data = rows.Select(row => new UsageRowDto(
                 groupBy == UsageGrouping.Day ? row.Group : null,
                 groupBy == UsageGrouping.Model ? row.Group : null,
                 groupBy == UsageGrouping.Key ? row.Group : null,
+                groupBy == UsageGrouping.App ? row.Group : null,
                 row.Requests,
                 row.PromptTokens,
                 row.CompletionTokens,
-                Money.ToUsd(row.CostNanos)))
+                Money.ToUsd(row.CostNanos),
+                row.UnpricedRequests))
             .ToArray();
         return TypedResults.Json(new UsageResponse(data, Format(from), Format(to), groupByName), UsageJsonContext.Default.UsageResponse);
     }
@@ -122,6 +157,15 @@ internal static class UsageApi
         record.HttpReferer,
         record.AppTitle,
         record.KeyId);
+
+    /// <summary>The record as <c>/generations</c> lists it: the <c>/generation</c> fields and <c>task_id</c>.</summary>
+    private static GenerationListItemDto ToListDto(UsageRecord record)
+    {
+        var dto = ToDto(record);
+        return new GenerationListItemDto(dto.Id, dto.Model, dto.ProviderName, dto.Streamed, dto.Cancelled, dto.FinishReason, dto.NativeFinishReason,
+            dto.TokensPrompt, dto.TokensCompletion, dto.NativeTokensCached, dto.TotalCost, dto.UsageEstimated, dto.Latency, dto.GenerationTime,
+            dto.CreatedAt, dto.HttpReferer, dto.AppTitle, dto.ApiKeyId, record.TaskId);
+    }
 
     /// <summary>A query parameter; empty reads as absent, repeated or over-long is a 400 naming it.</summary>
     private static string? QueryValue(HttpContext context, string name, int maxLength)
@@ -154,15 +198,37 @@ internal static class UsageApi
             : throw ApiException.BadRequest($"{name} must be a date such as 2026-01-31 (YYYY-MM-DD, UTC)", name);
     }
 
+    /// <summary>An instant with its offset, ISO 8601 (<c>2026-05-01T00:00:00Z</c>, <c>2026-05-01T05:30:00+05:30</c>).</summary>
+    private static DateTimeOffset? QueryTime(HttpContext context, string name)
+    {
+        var text = QueryValue(context, name, maxLength: 40);
+        if (text is null)
+        {
+            return null;
+        }
+
+        return DateTimeOffset.TryParseExact(text, TimeFormats, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time) &&
+            time.Year is >= 1970 and <= 9998
+            ? time
+            : throw ApiException.BadRequest($"{name} must be a time with its offset such as 2026-01-31T00:00:00Z (ISO 8601)", name);
+    }
+
+    // An explicit offset or Z is required: a time without one would be read in the server's zone.
+    private static readonly string[] TimeFormats =
+    [
+        "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFzzz", "yyyy-MM-dd'T'HH:mm'Z'", "yyyy-MM-dd'T'HH:mmzzz",
+    ];
+
     private static string Format(DateOnly date) => date.ToString(DateFormat, CultureInfo.InvariantCulture);
 }
 
 internal static class UsageExtensions
 {
-    /// <summary>Registers the usage read store (the write side belongs to <c>AddCredits</c>).</summary>
+    /// <summary>Registers the usage read store and <see cref="UsageService"/>, which the API and the dashboard share (the write side belongs to <c>AddCredits</c>).</summary>
     public static IHostApplicationBuilder AddUsage(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<IUsageStore, SqliteUsageStore>();
+        builder.Services.AddSingleton<UsageService>();
         return builder;
     }
 }

@@ -70,7 +70,7 @@ public sealed class UsageApiTests(FixedClockTollgateFactory factory) : IClassFix
         Assert.Equal("2026-05-13", body.GetProperty("to").GetString());
         Assert.Equal("day", body.GetProperty("group_by").GetString());
         Assert.All(body.GetProperty("data").EnumerateArray(),
-            row => Assert.Equal(["completion_tokens", "cost", "day", "prompt_tokens", "requests"], row.PropertyNames()));
+            row => Assert.Equal(["completion_tokens", "cost", "day", "prompt_tokens", "requests", "unpriced_requests"], row.PropertyNames()));
         Assert.Equal(
             [("2026-04-20", 1L, 800L, 80L, 0.08m), ("2026-05-12", 1L, 400L, 40L, 0.04m), ("2026-05-13", 3L, 400L, 40L, 0.04m)],
             Rows(body, "day"));
@@ -85,7 +85,7 @@ public sealed class UsageApiTests(FixedClockTollgateFactory factory) : IClassFix
 
         Assert.Equal("model", body.GetProperty("group_by").GetString());
         Assert.All(body.GetProperty("data").EnumerateArray(),
-            row => Assert.Equal(["completion_tokens", "cost", "model", "prompt_tokens", "requests"], row.PropertyNames()));
+            row => Assert.Equal(["completion_tokens", "cost", "model", "prompt_tokens", "requests", "unpriced_requests"], row.PropertyNames()));
         Assert.Equal([(ModelA, 4L, 2600L, 260L, 0.26m), (ModelB, 2L, 600L, 60L, 0.06m)], Rows(body, "model"));
     }
 
@@ -97,7 +97,7 @@ public sealed class UsageApiTests(FixedClockTollgateFactory factory) : IClassFix
         var body = await GetOkAsync(setup.Client, $"?from=2026-04-01&to=2026-05-13&group_by=key&model={Uri.EscapeDataString(ModelA)}");
 
         Assert.All(body.GetProperty("data").EnumerateArray(),
-            row => Assert.Equal(["completion_tokens", "cost", "key_id", "prompt_tokens", "requests"], row.PropertyNames()));
+            row => Assert.Equal(["completion_tokens", "cost", "key_id", "prompt_tokens", "requests", "unpriced_requests"], row.PropertyNames()));
         Assert.Equal([(setup.Reader.Id, 3L, 1800L, 180L, 0.18m), (setup.Worker.Id, 1L, 800L, 80L, 0.08m)], Rows(body, "key_id"));
     }
 
@@ -167,6 +167,8 @@ public sealed class UsageApiTests(FixedClockTollgateFactory factory) : IClassFix
     [InlineData("?group_by=week", "group_by")]
     [InlineData("?group_by=Day", "group_by")]
     [InlineData("?group_by=day&group_by=model", "group_by")]
+    [InlineData("?group_by=app&key_id=key_abc", "key_id")]
+    [InlineData("?group_by=app&model=demo/echo", "model")]
     public async Task Usage_BadParameter_Answers400NamingIt(string query, string param)
     {
         using var setup = await ArrangeAsync();
@@ -176,6 +178,47 @@ public sealed class UsageApiTests(FixedClockTollgateFactory factory) : IClassFix
         var error = await response.AssertErrorAsync(HttpStatusCode.BadRequest);
         Assert.Equal(param, error.GetProperty("metadata").GetProperty("param").GetString());
         Assert.Contains(param, error.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Usage_GroupByApp_SumsEachAppTitleOfTheUtcDaysMostExpensiveFirst()
+    {
+        var account = await factory.CreateAccountAsync();
+        var (key, secret) = await factory.CreateKeyAsync(account.Id);
+        await factory.WriteUsageAsync(
+            UsageTestData.Record(key, At(5, 12, 0), 0.03m) with { AppTitle = "Cline" },
+            UsageTestData.Record(key, new DateTimeOffset(2026, 5, 13, 23, 59, 59, TimeSpan.Zero), 0.01m) with { AppTitle = "Cline" },
+            UsageTestData.Record(key, At(5, 13, 5), 0.05m) with { AppTitle = "Aider" },
+            UsageTestData.Record(key, At(5, 13, 6), 0.001m),
+            UsageTestData.Record(key, new DateTimeOffset(2026, 5, 11, 23, 59, 59, TimeSpan.Zero), 1m) with { AppTitle = "Before" });
+        using var client = factory.Client(secret);
+
+        var body = await GetOkAsync(client, "?from=2026-05-12&to=2026-05-13&group_by=app");
+
+        Assert.Equal("app", body.GetProperty("group_by").GetString());
+        Assert.All(body.GetProperty("data").EnumerateArray(),
+            row => Assert.Equal(["app", "completion_tokens", "cost", "prompt_tokens", "requests", "unpriced_requests"], row.PropertyNames()));
+        Assert.Equal([("Aider", 1L, 10L, 20L, 0.05m), ("Cline", 2L, 20L, 40L, 0.04m), ("", 1L, 10L, 20L, 0.001m)], Rows(body, "app"));
+    }
+
+    [Fact]
+    public async Task Usage_CallsToAnUnpricedModel_AreCountedAsUnpricedNotAsFree()
+    {
+        var account = await factory.CreateAccountAsync();
+        var (key, secret) = await factory.CreateKeyAsync(account.Id);
+        await factory.WriteUsageAsync(
+            UsageTestData.Record(key, At(5, 13, 1), 0m, model: "local/llama") with { Unpriced = true },
+            UsageTestData.Record(key, At(5, 13, 2), 0.02m));
+        using var client = factory.Client(secret);
+
+        var byModel = await GetOkAsync(client, "?group_by=model");
+        var byDay = await GetOkAsync(client, "");
+
+        Assert.Equal([("demo/echo", 0L), ("local/llama", 1L)],
+            byModel.GetProperty("data").EnumerateArray().Select(r => (r.GetProperty("model").GetString()!, r.GetProperty("unpriced_requests").GetInt64())));
+        var today = Assert.Single(byDay.GetProperty("data").EnumerateArray());
+        Assert.Equal(2, today.GetProperty("requests").GetInt64());
+        Assert.Equal(1, today.GetProperty("unpriced_requests").GetInt64());
     }
 
     [Fact]
