@@ -35,7 +35,7 @@ internal static class ErrorPage
             >= 500 => ("Something went wrong", "Tollgate could not finish this request. Try again; if it keeps happening, tell the operator the request id below."),
             _ => ("Error", "The request could not be completed."),
         };
-        var requestId = WebUtility.HtmlEncode(context.Response.Headers["x-request-id"].ToString());
+        var requestId = WebUtility.HtmlEncode(context.TraceIdentifier);
         context.Response.StatusCode = status;
         context.Response.ContentType = "text/html; charset=utf-8";
         return context.Response.WriteAsync($$"""

@@ -33,6 +33,10 @@ internal static partial class OidcSignIn
             oidc.ClientSecret = settings.ClientSecret;
             oidc.RequireHttpsMetadata = !settings.AllowHttp;
             oidc.ResponseType = OpenIdConnectResponseType.Code;
+
+            // The code comes back in the query of a top-level GET, so the correlation and nonce cookies can stay
+            // SameSite=Lax (a cross-site form_post would need SameSite=None, which browsers refuse without HTTPS).
+            oidc.ResponseMode = OpenIdConnectResponseMode.Query;
             oidc.UsePkce = true;
             oidc.SaveTokens = false;
             oidc.MapInboundClaims = false;

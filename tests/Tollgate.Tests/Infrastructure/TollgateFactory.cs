@@ -113,6 +113,12 @@ public class TollgateFactory : WebApplicationFactory<Program>
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.ConfigureAppConfiguration((_, configuration) => configuration.AddInMemoryCollection(_settings));
+
+        // Also as host settings, which Program.cs already sees while it registers services (OpenID Connect is added only when configured).
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
         builder.ConfigureLogging(logging =>
         {
             // Levels come from the Logging:LogLevel settings above, as they would in production.
