@@ -20,12 +20,48 @@ internal sealed class ApiKeyService(
     TimeProvider time,
     IOptions<ApiKeyOptions> options)
 {
+    public const int MaxSearchLength = 100;
+
     internal sealed record Created(ApiKey Key, string Secret);
 
     public async Task<IReadOnlyList<ApiKey>> ListAsync(string accountId, CancellationToken cancellationToken)
     {
         var keys = await store.ListAsync(accountId, cancellationToken);
         return keys.Select(lastUsed.Overlay).ToArray();
+    }
+
+    /// <summary>A page of the account's keys, newest first (the dashboard's list): at most 200, searched and filtered in storage.</summary>
+    public async Task<IReadOnlyList<ApiKey>> ListPageAsync(string accountId, KeyListQuery query, CancellationToken cancellationToken)
+    {
+        var bounded = query with
+        {
+            Limit = Math.Clamp(query.Limit, 1, 200),
+            Search = query.Search is { Length: > MaxSearchLength } search ? search[..MaxSearchLength] : query.Search,
+        };
+        var keys = await store.ListPageAsync(accountId, bounded, time.GetUtcNow(), cancellationToken);
+        return keys.Select(lastUsed.Overlay).ToArray();
+    }
+
+    public Task<KeyHygiene> GetHygieneAsync(string accountId, TimeSpan unusedFor, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        return store.CountHygieneAsync(accountId, now, now - unusedFor, cancellationToken);
+    }
+
+    /// <summary>
+    /// Whether a pasted secret is a working key right now, and which: the same checks as authentication (format and
+    /// checksum, then storage; disabled, expired, deleted and rotated-out keys are not valid), without counting as a use.
+    /// </summary>
+    public async Task<ApiKeyMatch?> CheckAsync(string secret, CancellationToken cancellationToken)
+    {
+        if (!ApiKeySecret.IsWellFormed(secret))
+        {
+            return null;
+        }
+
+        var now = time.GetUtcNow();
+        var match = await store.FindBySecretHashAsync(ApiKeySecret.Hash(secret), now, cancellationToken);
+        return match is null || match.Key.Disabled || match.Key.IsExpired(now) || match.SecretValidUntil <= now ? null : match;
     }
 
     public async Task<ApiKey> GetAsync(string accountId, string keyId, CancellationToken cancellationToken) =>

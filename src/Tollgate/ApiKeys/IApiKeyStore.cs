@@ -16,6 +16,12 @@ internal interface IApiKeyStore
 
     Task<int> CountAsync(string accountId, CancellationToken cancellationToken);
 
+    /// <summary>A page of the account's live keys, newest first, after <see cref="KeyListQuery.After"/>, searched and filtered.</summary>
+    Task<IReadOnlyList<ApiKey>> ListPageAsync(string accountId, KeyListQuery query, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>How many of the account's live keys have no limit, no expiry, or were not used since <paramref name="unusedSince"/>.</summary>
+    Task<KeyHygiene> CountHygieneAsync(string accountId, DateTimeOffset now, DateTimeOffset unusedSince, CancellationToken cancellationToken);
+
     /// <summary>Writes the mutable fields (name, scopes, models, disabled, limits, expiry).</summary>
     Task<bool> UpdateAsync(ApiKey key, CancellationToken cancellationToken);
 
@@ -28,3 +34,20 @@ internal interface IApiKeyStore
     /// <summary>Writes a batch of last-used times; a time never moves backwards.</summary>
     Task RecordLastUsedAsync(IReadOnlyCollection<KeyValuePair<string, DateTimeOffset>> lastUsed, CancellationToken cancellationToken);
 }
+
+/// <summary>Which keys a list page shows: text in the name or label, a status, and where the previous page ended.</summary>
+internal sealed record KeyListQuery(string? Search, KeyStatusFilter Status, KeyCursor? After, int Limit);
+
+internal enum KeyStatusFilter
+{
+    All,
+    Active,
+    Disabled,
+    Expired,
+}
+
+/// <summary>The last key of a page (newest first): its creation time and id.</summary>
+internal sealed record KeyCursor(DateTimeOffset CreatedAt, string Id);
+
+/// <summary>Keys that invite trouble: no credit limit, no expiry, unused for a while.</summary>
+internal sealed record KeyHygiene(int Total, int NoLimit, int NoExpiry, int Unused);

@@ -31,7 +31,6 @@ internal static class DashboardExtensions
                 pages.Conventions.AllowAnonymousToPage(open);
             }
         });
-        builder.Services.Configure<RouteOptions>(routes => routes.LowercaseUrls = true);
 
         builder.Services.AddAuthentication()
             .AddCookie(DashboardSession.Scheme, cookie =>
@@ -80,6 +79,8 @@ internal static class DashboardExtensions
                     new DirectoryInfo(Path.Combine(Path.GetDirectoryName(database.FilePath)!, "keys")), loggers));
 
         builder.Services.AddSingleton<FirstRunLink>();
+        builder.Services.AddSingleton<Settings.Keys.KeyCheckLimiter>();
+        builder.Services.AddMemoryCache();
         return builder;
     }
 

@@ -87,6 +87,53 @@ internal sealed class SqliteApiKeyStore(SqliteDatabase database) : IApiKeyStore
         return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    public async Task<IReadOnlyList<ApiKey>> ListPageAsync(string accountId, KeyListQuery query, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var status = query.Status switch
+        {
+            KeyStatusFilter.Active => "AND disabled = 0 AND (expires_at IS NULL OR expires_at > @now)",
+            KeyStatusFilter.Disabled => "AND disabled = 1",
+            KeyStatusFilter.Expired => "AND disabled = 0 AND expires_at <= @now",
+            _ => "",
+        };
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var command = connection.Command(
+            $"""
+            SELECT {Columns} FROM api_keys
+            WHERE account_id = @account AND deleted_at IS NULL {status}
+              AND (@after_at IS NULL OR created_at < @after_at OR (created_at = @after_at AND id < @after_id))
+              AND (@search IS NULL OR instr(lower(name), @search) > 0 OR instr(lower(label), @search) > 0)
+            ORDER BY created_at DESC, id DESC LIMIT @limit
+            """,
+            ("@account", accountId), ("@now", now.ToUnixMs()), ("@after_at", query.After?.CreatedAt.ToUnixMs()), ("@after_id", query.After?.Id),
+            ("@search", string.IsNullOrWhiteSpace(query.Search) ? null : query.Search.Trim().ToLowerInvariant()), ("@limit", query.Limit));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var keys = new List<ApiKey>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            keys.Add(Read(reader));
+        }
+
+        return keys;
+    }
+
+    public async Task<KeyHygiene> CountHygieneAsync(string accountId, DateTimeOffset now, DateTimeOffset unusedSince, CancellationToken cancellationToken)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        using var command = connection.Command(
+            """
+            SELECT COUNT(*),
+                   COALESCE(SUM(limit_nanos IS NULL), 0),
+                   COALESCE(SUM(expires_at IS NULL), 0),
+                   COALESCE(SUM(COALESCE(last_used_at, created_at) < @since), 0)
+            FROM api_keys WHERE account_id = @account AND deleted_at IS NULL
+            """,
+            ("@account", accountId), ("@since", unusedSince.ToUnixMs()));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return new KeyHygiene(reader.GetInt32(0), reader.GetInt32(1), reader.GetInt32(2), reader.GetInt32(3));
+    }
+
     public async Task<bool> UpdateAsync(ApiKey key, CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);

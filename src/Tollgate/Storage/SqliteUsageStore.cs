@@ -58,6 +58,39 @@ internal sealed class SqliteUsageStore(SqliteDatabase database, PendingUsage? pe
         return spends;
     }
 
+    public async Task<IReadOnlyDictionary<string, KeySpend>> GetKeySpendsAsync(string accountId, IReadOnlyCollection<string> keyIds, DateTimeOffset now,
+        CancellationToken cancellationToken)
+    {
+        var spends = new Dictionary<string, KeySpend>(StringComparer.Ordinal);
+        if (keyIds.Count == 0)
+        {
+            return spends;
+        }
+
+        var (day, week, month) = SqliteBillingStore.PeriodStarts(now);
+        await WaitForPendingAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var names = keyIds.Select((_, i) => "@k" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
+        using var command = connection.Command(
+            $"""
+            SELECT key_id,
+                   SUM(cost_nanos),
+                   COALESCE(SUM(CASE WHEN day >= @day THEN cost_nanos END), 0),
+                   COALESCE(SUM(CASE WHEN day >= @week THEN cost_nanos END), 0),
+                   COALESCE(SUM(CASE WHEN day >= @month THEN cost_nanos END), 0)
+            FROM usage_daily WHERE key_id IN ({string.Join(", ", names)}) AND account_id = @account
+            GROUP BY key_id
+            """,
+            [("@account", accountId), ("@day", day), ("@week", week), ("@month", month), .. keyIds.Select((id, i) => (names[i], (object?)id))]);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            spends[reader.GetString(0)] = new KeySpend(reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4));
+        }
+
+        return spends;
+    }
+
     public async Task<IReadOnlyList<UsageAggregate>> GetUsageAsync(UsageQuery query, CancellationToken cancellationToken)
     {
         if (query.GroupBy == UsageGrouping.App)

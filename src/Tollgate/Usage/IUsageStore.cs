@@ -20,6 +20,10 @@ internal interface IUsageStore
     /// </summary>
     Task<IReadOnlyDictionary<string, KeySpend>> GetKeySpendsAsync(string accountId, DateTimeOffset now, CancellationToken cancellationToken);
 
+    /// <summary>The spend of the given keys of the account (a page of a list), in one query through the per-key rollup index.</summary>
+    Task<IReadOnlyDictionary<string, KeySpend>> GetKeySpendsAsync(string accountId, IReadOnlyCollection<string> keyIds, DateTimeOffset now,
+        CancellationToken cancellationToken);
+
     /// <summary>The account's usage in the query's UTC days, summed per day, model, key or app.</summary>
     Task<IReadOnlyList<UsageAggregate>> GetUsageAsync(UsageQuery query, CancellationToken cancellationToken);
 

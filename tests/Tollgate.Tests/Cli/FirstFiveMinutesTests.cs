@@ -21,6 +21,7 @@ public sealed class FirstFiveMinutesTests : IDisposable
         // First start on an empty database says what to do next, and creates ./data.
         await WaitForAsync(() => server.Output.Contains("There are no accounts yet", StringComparison.Ordinal));
         Assert.Contains("accounts create --email", server.Output, StringComparison.Ordinal);
+        Assert.Matches(@"http://127\.0\.0\.1:\d+/signup\?invite=[A-Za-z0-9_\-]{43}", server.Output);
         Assert.True(File.Exists(Path.Combine(_folder, "data", "tollgate.db")));
 
         var account = await TollgateProcess.RunAsync(_folder, "accounts", "create", "--email", "me@example.com");

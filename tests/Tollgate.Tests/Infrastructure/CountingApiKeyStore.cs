@@ -23,6 +23,12 @@ internal sealed class CountingApiKeyStore(IApiKeyStore inner) : IApiKeyStore
 
     public Task<int> CountAsync(string accountId, CancellationToken cancellationToken) => inner.CountAsync(accountId, cancellationToken);
 
+    public Task<IReadOnlyList<ApiKey>> ListPageAsync(string accountId, KeyListQuery query, DateTimeOffset now, CancellationToken cancellationToken) =>
+        inner.ListPageAsync(accountId, query, now, cancellationToken);
+
+    public Task<KeyHygiene> CountHygieneAsync(string accountId, DateTimeOffset now, DateTimeOffset unusedSince, CancellationToken cancellationToken) =>
+        inner.CountHygieneAsync(accountId, now, unusedSince, cancellationToken);
+
     public Task<bool> UpdateAsync(ApiKey key, CancellationToken cancellationToken) => inner.UpdateAsync(key, cancellationToken);
 
     public Task<bool> RotateAsync(string accountId, string keyId, string newSecretHash, string newLabel, DateTimeOffset? previousValidUntil, CancellationToken cancellationToken) =>
