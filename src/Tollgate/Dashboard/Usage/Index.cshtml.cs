@@ -10,7 +10,7 @@ namespace Tollgate.Dashboard.Usage;
 /// filtered and paged in storage. Everything reads <see cref="UsageService"/>, as <c>/api/v1/usage</c> and
 /// <c>/api/v1/generations</c> do.
 /// </summary>
-internal sealed class UsageModel(UsageService usage, ModelCatalog catalog, TimeProvider time) : DashboardPage
+internal sealed class UsageModel(UsageService usage, ModelCatalog catalog, Tollgate.ApiKeys.ApiKeyService keys, TimeProvider time) : DashboardPage
 {
     public UsageQuery Query { get; private set; } = null!;
 
@@ -40,7 +40,7 @@ internal sealed class UsageModel(UsageService usage, ModelCatalog catalog, TimeP
             Query = UsageQuery.Parse(Request.Query, today);
             var cancellationToken = HttpContext.RequestAborted;
             Series = await usage.GetSeriesAsync(Account.Id, Query.From, Query.To, TimeZone, Query.Group, cancellationToken);
-            Choices = await usage.GetFilterChoicesAsync(Account.Id, Query.From, Query.To, TimeZone, cancellationToken);
+            Choices = await ChoicesAsync(cancellationToken);
             Calls = await usage.GetCallsAsync(Account.Id, Query.Filter(TimeZone), Query.Cursor, UsageService.DefaultPageSize, cancellationToken);
             HasNoCallsAtAll = Series.DataThrough is null;
         }
@@ -61,6 +61,21 @@ internal sealed class UsageModel(UsageService usage, ModelCatalog catalog, TimeP
     public static string Cost(Tollgate.Credits.UsageRecord record) => record.Unpriced ? "unpriced" : DashboardFormat.Usd(record.CostNanos);
 
     public static string Cost(UsageTotals totals) => totals.IsUnpriced ? "unpriced" : DashboardFormat.Usd(totals.CostNanos);
+
+    /// <summary>
+    /// The filters' choices without reading the records: the account's newest keys, the catalogue's models (and those in
+    /// the chart), and the apps in the chart when it is grouped by app; the app box also takes any title typed in.
+    /// </summary>
+    private async Task<UsageFilterChoices> ChoicesAsync(CancellationToken cancellationToken)
+    {
+        var keyPage = await keys.ListPageAsync(Account.Id, new Tollgate.ApiKeys.KeyListQuery(null, Tollgate.ApiKeys.KeyStatusFilter.All, null, 200),
+            cancellationToken);
+        var models = catalog.Models.Select(m => m.Id)
+            .Concat(Series.GroupBy == UsageSeriesGrouping.Model ? Series.Groups.Select(g => g.Id) : [])
+            .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).Select(id => new UsageChoice(id, id, 0)).ToArray();
+        var apps = Series.GroupBy == UsageSeriesGrouping.App ? Series.Groups.Where(g => g.Id.Length > 0).Select(g => new UsageChoice(g.Id, g.Label, g.Totals.Requests)).ToArray() : [];
+        return new UsageFilterChoices(models, [.. keyPage.Select(k => new UsageChoice(k.Id, k.Name, 0))], apps);
+    }
 
     public static string Tokens(long tokens) => tokens.ToString("N0", System.Globalization.CultureInfo.InvariantCulture);
 
