@@ -186,56 +186,6 @@ public sealed class UsagePageTests(Browser browser) : IDisposable
         Assert.Contains("at most 400 days", await tooLong.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Screenshots_OfAWeekOfRealisticUsage()
-    {
-        var member = await DashboardUsers.CreateAsync(_tollgate, AccountRole.Owner);
-        await _tollgate.Service<CreditLedger>().GrantAsync(member.Id, Money.ToNanos(50m), "test", null, "starter credits", Ct);
-        var keys = new List<ApiKey>();
-        foreach (var name in new[] { "production backend", "cline (laptop)", "nightly evals" })
-        {
-            keys.Add((await _tollgate.CreateKeyAsync(member.Id, $$"""{"name":"{{name}}"}""")).Key);
-        }
-
-        var random = new Random(7);
-        var models = new[] { ("anthropic/claude-sonnet-4-6", 0.02m), ("openai/gpt-4o-mini", 0.002m), ("demo/echo", 0.0001m) };
-        var apps = new[] { "Cline", "Support Bot", "Evals", null };
-        var records = Enumerable.Range(0, 400).Select(i =>
-        {
-            var (model, cost) = models[random.Next(models.Length)];
-            return UsageTestData.Record(keys[random.Next(keys.Count)], DateTimeOffset.UtcNow.AddMinutes(-random.Next(7 * 24 * 60)),
-                cost * (decimal)(0.5 + random.NextDouble()), model, random.Next(200, 4000), random.Next(20, 900)) with
-            {
-                AppTitle = apps[random.Next(apps.Length)],
-                HttpReferer = random.Next(3) == 0 ? "https://support.example.com" : null,
-                Streamed = random.Next(2) == 0,
-                LatencyMs = random.Next(300, 9000),
-                FirstTokenMs = random.Next(120, 900),
-            };
-        }).ToArray();
-        await _tollgate.WriteUsageAsync(records);
-        var page = await browser.NewPageAsync(_tollgate.Address);
-        await DashboardUsers.SignInAsync(page, member.Email);
-
-        await page.GotoAsync("/usage");
-        foreach (var (width, height) in Browser.Viewports)
-        {
-            await page.SetViewportSizeAsync(width, height);
-            await Screenshots.SaveAsync(page, "usage");
-        }
-
-        await page.GotoAsync("/usage?group=key&metric=requests");
-        await Screenshots.SaveAsync(page, "usage-by-key");
-        await page.GotoAsync($"/usage/{records.MaxBy(r => r.CreatedAt)!.GenerationId}");
-        foreach (var (width, height) in Browser.Viewports)
-        {
-            await page.SetViewportSizeAsync(width, height);
-            await Screenshots.SaveAsync(page, "usage-call");
-        }
-
-        Assert.Empty(Browser.ConsoleErrors.TryGetValue(page, out var errors) ? errors : []);
-    }
-
     private static async Task<List<string>> AllPagesAsync(HttpClient session, string path)
     {
         var ids = new List<string>();
