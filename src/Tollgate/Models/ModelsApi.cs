@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Authentication;
 using Tollgate.ApiKeys;
 using Tollgate.Authentication;
+using Tollgate.Http;
 
 namespace Tollgate.Models;
 
@@ -18,30 +19,59 @@ internal static class ModelsApi
     public static IEndpointRouteBuilder MapModelsApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/api/v1/models", ListAsync).AllowAnonymous();
+
+        // Model ids hold a slash: the OpenAI SDKs send it encoded (models/demo%2Fecho), curl users plain (models/demo/echo).
+        app.MapGet("/api/v1/models/{**id}", GetAsync).AllowAnonymous();
         return app;
     }
 
     private static async Task<IResult> ListAsync(HttpContext context, ModelCatalog catalog)
     {
-        IReadOnlyList<string>? allowed = null;
-        if (context.Request.Headers.Authorization.Count > 0)
+        if (await AllowedModelsAsync(context) is not { } allowed)
         {
-            // A key that is sent must be valid: a client with a wrong key learns it here, not later.
-            var result = await context.AuthenticateAsync(ApiKeyAuthenticationHandler.SchemeName);
-            if (!result.Succeeded)
-            {
-                await context.ChallengeAsync(ApiKeyAuthenticationHandler.SchemeName);
-                return Results.Empty;
-            }
-
-            allowed = context.GetApiKey().Models;
+            return Results.Empty;
         }
 
         var models = catalog.Models
-            .Where(m => ModelAllowList.IsAllowed(allowed, m.Id))
+            .Where(m => ModelAllowList.IsAllowed(allowed.Models, m.Id))
             .Select(ToDto)
             .ToArray();
         return TypedResults.Json(new ModelListResponse(models), ModelsJsonContext.Default.ModelListResponse);
+    }
+
+    private static async Task<IResult> GetAsync(string id, HttpContext context, ModelCatalog catalog)
+    {
+        if (await AllowedModelsAsync(context) is not { } allowed)
+        {
+            return Results.Empty;
+        }
+
+        // A model the key may not use reads as one that does not exist: a key learns nothing of the rest of the catalogue.
+        var wanted = Uri.UnescapeDataString(id);
+        return catalog.TryGet(wanted, out var model) && ModelAllowList.IsAllowed(allowed.Models, model.Id)
+            ? TypedResults.Json(ToDto(model), ModelsJsonContext.Default.ModelDto)
+            : throw ApiException.NotFound($"Model not found: {HeaderText.Clean(wanted, 200)}");
+    }
+
+    private sealed record Allowed(IReadOnlyList<string>? Models);
+
+    /// <summary>The models the caller may see: all without a key; the key's allow-list with one; null after a 401 was sent.</summary>
+    private static async Task<Allowed?> AllowedModelsAsync(HttpContext context)
+    {
+        if (context.Request.Headers.Authorization.Count == 0)
+        {
+            return new Allowed(null);
+        }
+
+        // A key that is sent must be valid: a client with a wrong key learns it here, not later.
+        var result = await context.AuthenticateAsync(ApiKeyAuthenticationHandler.SchemeName);
+        if (!result.Succeeded)
+        {
+            await context.ChallengeAsync(ApiKeyAuthenticationHandler.SchemeName);
+            return null;
+        }
+
+        return new Allowed(context.GetApiKey().Models);
     }
 
     private static ModelDto ToDto(ModelDefinition model) => new(
@@ -74,4 +104,5 @@ internal sealed record TopProviderDto(int ContextLength, int MaxCompletionTokens
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(ModelListResponse))]
+[JsonSerializable(typeof(ModelDto))]
 internal sealed partial class ModelsJsonContext : JsonSerializerContext;
