@@ -65,6 +65,16 @@ internal sealed record Scenario
     /// </summary>
     public bool ToolCall { get; init; }
 
+    /// <summary>
+    /// Reason before answering: <see cref="Answer.ThinkingChunks"/>, counted in the completion tokens. On the OpenAI endpoint
+    /// it comes as <c>reasoning_content</c> (as vLLM and DeepSeek send it). The Anthropic endpoint thinks when the request
+    /// enables <c>thinking</c>, as Anthropic does, whatever this says: a signed <c>thinking</c> block first.
+    /// </summary>
+    public bool Thinking { get; init; }
+
+    /// <summary>Anthropic endpoint, when thinking: a <c>redacted_thinking</c> block follows the thinking block.</summary>
+    public bool RedactedThinking { get; init; }
+
     /// <summary>What goes wrong, if anything.</summary>
     public Fault Fault { get; init; }
 

@@ -38,8 +38,22 @@ internal static class Answer
         return chunks;
     }
 
+    /// <summary>The reasoning, one word per chunk, when the scenario thinks; it concatenates to <see cref="ThinkingText"/>.</summary>
+    public static readonly IReadOnlyList<string> ThinkingChunks = ["Thinking", " it", " through", " first."];
+
+    public static string ThinkingText => string.Concat(ThinkingChunks);
+
+    /// <summary>
+    /// The signature of the fake's thinking block. The Anthropic endpoint refuses a thinking block sent back with
+    /// another signature or another text, as Anthropic refuses one that was altered.
+    /// </summary>
+    public const string ThinkingSignature = "EqQBCkgIARABGAIiQFakeUpstreamSignatureOfTheThinkingBlock";
+
+    /// <summary>The data of the fake's <c>redacted_thinking</c> block.</summary>
+    public const string RedactedThinkingData = "EmwKAhgBEgy3va3pzix/LafPsn4aDFakeRedactedThinking";
+
     public static int CompletionTokens(Scenario scenario) =>
-        scenario.ToolCall ? ToolArgumentParts.Count : scenario.Chunks;
+        (scenario.ToolCall ? ToolArgumentParts.Count : scenario.Chunks) + (scenario.Thinking ? ThinkingChunks.Count : 0);
 
     /// <summary>Prompt tokens are the request's words, but never fewer than the cached tokens reported.</summary>
     public static ResponseNumbers Numbers(long sequence, long created, int promptWords, Scenario scenario)

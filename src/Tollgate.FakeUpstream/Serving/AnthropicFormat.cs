@@ -22,7 +22,7 @@ internal sealed class AnthropicFormat : WireFormat
         request.Model is null ? "model: Field required"
         : !request.HasMessages ? "messages: Field required"
         : !request.HasMaxTokens ? "max_tokens: Field required"
-        : null;
+        : request.ThinkingError;
 
     public override Template BuildJson(Scenario scenario, string model)
     {
@@ -33,6 +33,11 @@ internal sealed class AnthropicFormat : WireFormat
                 .Replace("{input}", Answer.ToolArguments, StringComparison.Ordinal)
             : """{"type":"text","text":{text}}"""
                 .Replace("{text}", Answer.Quote(string.Concat(Answer.TextChunks(scenario))), StringComparison.Ordinal);
+
+        if (scenario.Thinking)
+        {
+            content = ThinkingBlocks(scenario) + "," + content;
+        }
 
         var body = """{"id":"msg_fake_{seq}","type":"message","role":"assistant","model":{model},"content":[{content}],"stop_reason":"{stop}","stop_sequence":null{usage}}"""
             .Replace("{content}", content, StringComparison.Ordinal)
@@ -47,23 +52,49 @@ internal sealed class AnthropicFormat : WireFormat
         var messageStart = """{"type":"message_start","message":{"id":"msg_fake_{seq}","type":"message","role":"assistant","model":{model},"content":[],"stop_reason":null,"stop_sequence":null{usage}}}"""
             .Replace("{usage}", scenario.Usage ? ",\"usage\":" + Usage(scenario, Math.Min(1, Answer.CompletionTokens(scenario))) : "", StringComparison.Ordinal);
 
+        // Thinking comes first: its block at index 0, the redacted one at 1, then the answer's block.
+        var main = !scenario.Thinking ? 0 : scenario.RedactedThinking ? 2 : 1;
+        var index = main.ToString(CultureInfo.InvariantCulture);
         string blockStart;
         Template[] chunks;
         if (scenario.ToolCall)
         {
-            blockStart = """{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"{id}","name":"{name}","input":{}}}"""
+            blockStart = """{"type":"content_block_start","index":{index},"content_block":{"type":"tool_use","id":"{id}","name":"{name}","input":{}}}"""
                 .Replace("{id}", ToolUseId, StringComparison.Ordinal)
                 .Replace("{name}", Answer.ToolName, StringComparison.Ordinal);
             chunks = [.. Answer.ToolArgumentParts.Select(part => Event("content_block_delta",
-                """{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":{part}}}"""
+                """{"type":"content_block_delta","index":{index},"delta":{"type":"input_json_delta","partial_json":{part}}}"""
                     .Replace("{part}", Answer.Quote(part), StringComparison.Ordinal)))];
         }
         else
         {
-            blockStart = """{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}""";
+            blockStart = """{"type":"content_block_start","index":{index},"content_block":{"type":"text","text":""}}""";
             chunks = [.. Answer.TextChunks(scenario).Select(text => Event("content_block_delta",
-                """{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":{text}}}"""
+                """{"type":"content_block_delta","index":{index},"delta":{"type":"text_delta","text":{text}}}"""
                     .Replace("{text}", Answer.Quote(text), StringComparison.Ordinal)))];
+        }
+
+        var opening = Event("content_block_start", blockStart);
+        if (scenario.Thinking)
+        {
+            // Thinking deltas are chunks like the answer's: gaps and faults apply to them too. The last one closes the
+            // thinking with its signature (and the redacted block) and opens the answer's block.
+            opening = Event("content_block_start", """{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}}""");
+            var thinking = Answer.ThinkingChunks.Select(text => Event("content_block_delta",
+                """{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":{text}}}"""
+                    .Replace("{text}", Answer.Quote(text), StringComparison.Ordinal))).ToList();
+            var handOver = SseEvent("content_block_delta", """{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"{signature}"}}"""
+                    .Replace("{signature}", Answer.ThinkingSignature, StringComparison.Ordinal))
+                + SseEvent("content_block_stop", """{"type":"content_block_stop","index":0}""");
+            if (scenario.RedactedThinking)
+            {
+                handOver += SseEvent("content_block_start", """{"type":"content_block_start","index":1,"content_block":{"type":"redacted_thinking","data":"{data}"}}"""
+                        .Replace("{data}", Answer.RedactedThinkingData, StringComparison.Ordinal))
+                    + SseEvent("content_block_stop", """{"type":"content_block_stop","index":1}""");
+            }
+
+            thinking.Add(Make(handOver + SseEvent("content_block_start", blockStart.Replace("{index}", index, StringComparison.Ordinal)), model));
+            chunks = [.. thinking, .. chunks];
         }
 
         var messageDelta = """{"type":"message_delta","delta":{"stop_reason":"{stop}","stop_sequence":null}{usage}}"""
@@ -71,17 +102,19 @@ internal sealed class AnthropicFormat : WireFormat
             .Replace("{usage}", scenario.Usage ? ",\"usage\":{\"output_tokens\":" + Answer.CompletionTokens(scenario).ToString(CultureInfo.InvariantCulture) + "}" : "", StringComparison.Ordinal);
 
         return new StreamedAnswer(
-            Opening: [Event("message_start", messageStart), Event("content_block_start", blockStart), Event("ping", """{"type":"ping"}""")],
+            Opening: [Event("message_start", messageStart), opening, Event("ping", """{"type":"ping"}""")],
             Chunks: chunks,
             Closing:
             [
-                Event("content_block_stop", """{"type":"content_block_stop","index":0}"""),
+                Event("content_block_stop", """{"type":"content_block_stop","index":{index}}"""),
                 Event("message_delta", messageDelta),
                 Event("message_stop", """{"type":"message_stop"}"""),
             ],
             Malformed: Template.Parse("event: content_block_delta\ndata: {\"broken\": \n\n"));
 
-        Template Event(string name, string data) => Make("event: " + name + "\ndata: " + data + "\n\n", model);
+        Template Event(string name, string data) => Make(SseEvent(name, data.Replace("{index}", index, StringComparison.Ordinal)), model);
+
+        static string SseEvent(string name, string data) => "event: " + name + "\ndata: " + data + "\n\n";
     }
 
     public override byte[] ErrorEvent(string message) =>
@@ -104,6 +137,16 @@ internal sealed class AnthropicFormat : WireFormat
         writer.WriteString("message", message);
         writer.WriteEndObject();
         writer.WriteEndObject();
+    }
+
+    private static string ThinkingBlocks(Scenario scenario)
+    {
+        var blocks = """{"type":"thinking","thinking":{text},"signature":"{signature}"}"""
+            .Replace("{text}", Answer.Quote(Answer.ThinkingText), StringComparison.Ordinal)
+            .Replace("{signature}", Answer.ThinkingSignature, StringComparison.Ordinal);
+        return scenario.RedactedThinking
+            ? blocks + """,{"type":"redacted_thinking","data":"{data}"}""".Replace("{data}", Answer.RedactedThinkingData, StringComparison.Ordinal)
+            : blocks;
     }
 
     private static string StopReason(Scenario scenario) => scenario.ToolCall ? "tool_use" : "end_turn";

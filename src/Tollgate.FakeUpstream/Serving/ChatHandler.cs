@@ -107,6 +107,12 @@ internal sealed class ChatHandler(FakeUpstreamOptions options, RequestLog log)
                 break;
         }
 
+        // Anthropic thinks when the request enables it, whatever the scenario says (after FaultFor: it counts by instance).
+        if (format == WireFormat.Anthropic && scenario.Thinking != request.ThinkingEnabled)
+        {
+            scenario = scenario with { Thinking = request.ThinkingEnabled };
+        }
+
         var numbers = Answer.Numbers(
             Interlocked.Increment(ref _sequence),
             options.TimeProvider.GetUtcNow().ToUnixTimeSeconds(),

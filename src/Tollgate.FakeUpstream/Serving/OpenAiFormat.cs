@@ -29,6 +29,11 @@ internal sealed class OpenAiFormat : WireFormat
                 .Replace("{arguments}", Answer.Quote(Answer.ToolArguments), StringComparison.Ordinal)
             : """{"role":"assistant","content":{content},"refusal":null,"annotations":[]}"""
                 .Replace("{content}", Answer.Quote(string.Concat(Answer.TextChunks(scenario))), StringComparison.Ordinal);
+        if (scenario.Thinking)
+        {
+            // vLLM's and DeepSeek's field for the model's reasoning.
+            message = message.Replace("""{"role":"assistant",""", """{"role":"assistant","reasoning_content":""" + Answer.Quote(Answer.ThinkingText) + ",", StringComparison.Ordinal);
+        }
 
         var body = """{"id":"chatcmpl-fake-{seq}","object":"chat.completion","created":{created},"model":{model},"choices":[{"index":0,"message":{message},"logprobs":null,"finish_reason":"{finish}"}],"service_tier":"default","system_fingerprint":"fp_fake"{usage}}"""
             .Replace("{message}", message, StringComparison.Ordinal)
@@ -61,6 +66,13 @@ internal sealed class OpenAiFormat : WireFormat
             chunks = [.. Answer.TextChunks(scenario).Select(text => Chunk(
                 """{"index":0,"delta":{"content":{text}},"logprobs":null,"finish_reason":null}"""
                     .Replace("{text}", Answer.Quote(text), StringComparison.Ordinal)))];
+        }
+
+        if (scenario.Thinking)
+        {
+            chunks = [.. Answer.ThinkingChunks.Select(text => Chunk(
+                """{"index":0,"delta":{"reasoning_content":{text}},"logprobs":null,"finish_reason":null}"""
+                    .Replace("{text}", Answer.Quote(text), StringComparison.Ordinal))), .. chunks];
         }
 
         var finish = """{"index":0,"delta":{},"logprobs":null,"finish_reason":"{finish}"}"""
@@ -100,7 +112,8 @@ internal sealed class OpenAiFormat : WireFormat
     private static string FinishReason(Scenario scenario) => scenario.ToolCall ? "tool_calls" : "stop";
 
     private static string Usage(Scenario scenario) =>
-        """{"prompt_tokens":{prompt_tokens},"completion_tokens":{completion},"total_tokens":{total_tokens},"prompt_tokens_details":{"cached_tokens":{cached},"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}"""
+        """{"prompt_tokens":{prompt_tokens},"completion_tokens":{completion},"total_tokens":{total_tokens},"prompt_tokens_details":{"cached_tokens":{cached},"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":{reasoning},"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}"""
             .Replace("{completion}", Answer.CompletionTokens(scenario).ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
-            .Replace("{cached}", scenario.CachedTokens.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+            .Replace("{cached}", scenario.CachedTokens.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("{reasoning}", (scenario.Thinking ? Answer.ThinkingChunks.Count : 0).ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
 }

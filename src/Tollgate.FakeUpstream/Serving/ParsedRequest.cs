@@ -14,7 +14,9 @@ internal readonly record struct ParsedRequest(
     bool IncludeUsage,
     bool HasMaxTokens,
     int PromptWords,
-    string? SyntaxError)
+    string? SyntaxError,
+    bool ThinkingEnabled = false,
+    string? ThinkingError = null)
 {
     /// <summary>
     /// Reads the body. <see cref="PromptWords"/> counts whitespace-separated words in every
@@ -23,7 +25,7 @@ internal readonly record struct ParsedRequest(
     public static ParsedRequest Parse(ReadOnlySequence<byte> body)
     {
         string? model = null;
-        bool hasMessages = false, stream = false, includeUsage = false, hasMaxTokens = false;
+        bool hasMessages = false, stream = false, includeUsage = false, hasMaxTokens = false, sawThinking = false;
         var words = 0;
         var reader = new Utf8JsonReader(body);
         try
@@ -61,6 +63,12 @@ internal readonly record struct ParsedRequest(
                     reader.Read();
                     includeUsage = ReadIncludeUsage(ref reader);
                 }
+                else if (reader.ValueTextEquals("thinking"u8))
+                {
+                    sawThinking = true;
+                    reader.Read();
+                    reader.Skip();
+                }
                 else if (reader.ValueTextEquals("max_tokens"u8))
                 {
                     reader.Read();
@@ -84,7 +92,9 @@ internal readonly record struct ParsedRequest(
             return Invalid("The request body is not valid JSON.");
         }
 
-        return new ParsedRequest(model, hasMessages, stream, includeUsage, hasMaxTokens, words, SyntaxError: null);
+        // Thinking has rules a one-pass read cannot check; only requests that ask for it pay for a second read.
+        var (thinking, thinkingError) = sawThinking ? ThinkingRules.Check(body) : (false, null);
+        return new ParsedRequest(model, hasMessages, stream, includeUsage, hasMaxTokens, words, SyntaxError: null, thinking, thinkingError);
     }
 
     /// <summary>A body that is not a readable JSON object.</summary>

@@ -30,6 +30,9 @@ internal sealed record UsageRecord
     public int PromptTokens { get; init; }
     public int CompletionTokens { get; init; }
     public int CachedTokens { get; init; }
+
+    /// <summary>Completion tokens spent reasoning (part of <see cref="CompletionTokens"/>).</summary>
+    public int ReasoningTokens { get; init; }
     public long CostNanos { get; init; }
 
     /// <summary>

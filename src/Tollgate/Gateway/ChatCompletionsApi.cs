@@ -237,6 +237,7 @@ internal static class ChatCompletionsApi
             PromptTokens = usage.PromptTokens,
             CompletionTokens = usage.CompletionTokens,
             CachedTokens = usage.CachedTokens,
+            ReasoningTokens = usage.ReasoningTokens,
             CostNanos = cost,
             Unpriced = unpriced,
             Estimated = usage.Estimated,

@@ -24,6 +24,9 @@ internal sealed record ChatRequest(
     private const int MaxDepth = 64;
     private static readonly string[] Roles = ["system", "developer", "user", "assistant", "tool", "function"];
 
+    /// <summary>What the client asked of the model's reasoning; null when nothing.</summary>
+    public ReasoningRequest? Reasoning { get; init; }
+
     /// <summary>The completion cap on <paramref name="model"/>: what is reserved, per choice, and always sent upstream.</summary>
     public int CompletionCap(Models.ModelDefinition model) => MaxTokens ?? model.MaxCompletionTokens;
 
@@ -161,7 +164,7 @@ internal sealed record ChatRequest(
                 throw ApiException.BadRequest("provider must be an object such as {\"order\": [\"openai\"]}", "provider");
         }
 
-        return new ChatRequest(body, stream, ids, order, allowFallbacks, maxTokens, choices);
+        return new ChatRequest(body, stream, ids, order, allowFallbacks, maxTokens, choices) { Reasoning = ReasoningRequest.Read(body) };
     }
 
     /// <summary>

@@ -8,8 +8,12 @@ namespace Tollgate.Gateway;
 /// <see cref="PromptTokens"/> includes <see cref="CachedTokens"/> (read from the provider's cache) and
 /// <see cref="CacheWriteTokens"/> (written to it), as OpenAI's and OpenRouter's usage objects do.
 /// </summary>
+/// <see cref="ReasoningTokens"/> are part of <see cref="CompletionTokens"/> (priced as completion, bounded by the cap).
 internal sealed record ChatUsage(int PromptTokens, int CompletionTokens, int CachedTokens, bool Estimated, int CacheWriteTokens = 0)
 {
+    /// <summary>Completion tokens the model spent reasoning, as the upstream reported them (Anthropic's: counted from the thinking text).</summary>
+    public int ReasoningTokens { get; init; }
+
     /// <summary>
     /// USD. Cached prompt tokens at the cached price (where none is configured, the prompt price), cache
     /// writes at the cache-write price, the rest of the prompt at the prompt price.
@@ -34,7 +38,8 @@ internal sealed record ChatUsage(int PromptTokens, int CompletionTokens, int Cac
         var details = u["prompt_tokens_details"];
         TryInt(details?["cached_tokens"], out var cached);
         TryInt(details?["cache_write_tokens"], out var written);
-        return new ChatUsage(prompt, completion, cached, Estimated: false, written);
+        TryInt(u["completion_tokens_details"]?["reasoning_tokens"], out var reasoning);
+        return new ChatUsage(prompt, completion, cached, Estimated: false, written) { ReasoningTokens = Math.Min(reasoning, completion) };
     }
 
     /// <summary>
@@ -64,6 +69,7 @@ internal sealed record ChatUsage(int PromptTokens, int CompletionTokens, int Cac
             ["completion_tokens"] = CompletionTokens,
             ["total_tokens"] = PromptTokens + CompletionTokens,
             ["prompt_tokens_details"] = details,
+            ["completion_tokens_details"] = new JsonObject { ["reasoning_tokens"] = ReasoningTokens },
             ["cost"] = Credits.Money.ToUsd(costNanos),
         };
     }

@@ -36,8 +36,16 @@ internal sealed class GatewayOptions
     /// <summary>How long an open circuit keeps the deployment out before one trial call.</summary>
     public TimeSpan BreakerBreakDuration { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How <c>reasoning.effort</c> becomes a thinking budget (a share of the completion cap) for Anthropic models.</summary>
+    public ReasoningEffortShares ReasoningEffort { get; set; } = new();
+
     internal IEnumerable<string> Validate()
     {
+        foreach (var failure in ReasoningEffort.Validate(Section))
+        {
+            yield return failure;
+        }
+
         if (MaxAttemptsPerModel is < 1 or > 10)
         {
             yield return $"{Section}:MaxAttemptsPerModel must be between 1 and 10";

@@ -58,6 +58,12 @@ internal sealed class ModelDefinition
     /// </summary>
     public int MaxImageTokens { get; set; } = 2500;
 
+    /// <summary>
+    /// The model reasons (Claude with extended thinking, OpenAI's o-series and GPT-5, DeepSeek R1...): a request's
+    /// <c>reasoning</c> becomes the provider's own field. For other models reasoning fields are dropped, never an error.
+    /// </summary>
+    public bool Reasoning { get; set; }
+
     /// <summary>The model's prices; null when none are configured (the model is unpriced: calls cost nothing, and the dashboard says "unpriced", never $0).</summary>
     public ModelPricing? Pricing { get; set; }
 

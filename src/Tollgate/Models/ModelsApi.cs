@@ -16,6 +16,8 @@ internal static class ModelsApi
         "parallel_tool_calls", "response_format", "presence_penalty", "frequency_penalty", "logit_bias", "user",
     ];
 
+    private static readonly string[] ReasoningParameters = [.. SupportedParameters, "reasoning", "include_reasoning", "reasoning_effort"];
+
     public static IEndpointRouteBuilder MapModelsApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/api/v1/models", ListAsync).AllowAnonymous();
@@ -81,7 +83,7 @@ internal static class ModelsApi
         model.ContextLength,
         new PricingDto(Price(model.Prices.Prompt), Price(model.Prices.Completion), Price(model.Prices.InputCacheRead), Price(model.Prices.CacheWrite)),
         new TopProviderDto(model.ContextLength, model.MaxCompletionTokens),
-        SupportedParameters);
+        model.Reasoning ? ReasoningParameters : SupportedParameters);
 
     /// <summary>USD per token as a plain decimal string (<c>"0.000003"</c>), never exponent notation.</summary>
     private static string Price(decimal value) => value.ToString("0.############################", CultureInfo.InvariantCulture);

@@ -39,6 +39,12 @@ internal sealed record ProviderRequest(JsonObject Body, ModelDefinition Model, D
         get => field > 0 ? field : Model.MaxCompletionTokens;
         init;
     }
+
+    /// <summary>What the client asked of the model's reasoning; null when nothing. Honoured only for models that reason.</summary>
+    public Gateway.ReasoningRequest? Reasoning { get; init; }
+
+    /// <summary>Reasoning is asked for and the model can do it.</summary>
+    public bool Reasons => Reasoning is { Enabled: true } && Model.Reasoning;
 }
 
 /// <summary>

@@ -93,14 +93,14 @@ internal sealed class SqliteBillingStore(SqliteDatabase database, IOptions<Credi
         using var record = connection.Command(
             """
             INSERT INTO usage_records (generation_id, account_id, key_id, model, provider, upstream_model, prompt_tokens,
-                completion_tokens, cached_tokens, cost_nanos, unpriced, estimated, streamed, cancelled, finish_reason, native_finish_reason,
+                completion_tokens, cached_tokens, reasoning_tokens, cost_nanos, unpriced, estimated, streamed, cancelled, finish_reason, native_finish_reason,
                 status, latency_ms, first_token_ms, http_referer, app_title, task_id, created_at)
-            VALUES (@id, @account, @key, @model, @provider, @upstream, @prompt, @completion, @cached, @cost, @unpriced, @estimated, @streamed,
+            VALUES (@id, @account, @key, @model, @provider, @upstream, @prompt, @completion, @cached, @reasoning, @cost, @unpriced, @estimated, @streamed,
                 @cancelled, @finish, @native, @status, @latency, @ttft, @referer, @title, @task, @at)
             ON CONFLICT (generation_id) DO NOTHING
             """,
             ("@id", ""), ("@account", ""), ("@key", ""), ("@model", ""), ("@provider", null), ("@upstream", null), ("@prompt", 0),
-            ("@completion", 0), ("@cached", 0), ("@cost", 0L), ("@unpriced", false), ("@estimated", false), ("@streamed", false), ("@cancelled", false),
+            ("@completion", 0), ("@cached", 0), ("@reasoning", 0), ("@cost", 0L), ("@unpriced", false), ("@estimated", false), ("@streamed", false), ("@cancelled", false),
             ("@finish", null), ("@native", null), ("@status", 0), ("@latency", 0L), ("@ttft", null), ("@referer", null),
             ("@title", null), ("@task", null), ("@at", 0L));
         using var daily = connection.Command(
@@ -146,7 +146,7 @@ internal sealed class SqliteBillingStore(SqliteDatabase database, IOptions<Credi
         {
             Set(record, ("@id", r.GenerationId), ("@account", r.AccountId), ("@key", r.KeyId), ("@model", r.Model), ("@provider", r.Provider),
                 ("@upstream", r.UpstreamModel), ("@prompt", r.PromptTokens), ("@completion", r.CompletionTokens), ("@cached", r.CachedTokens),
-                ("@cost", r.CostNanos), ("@unpriced", r.Unpriced), ("@estimated", r.Estimated), ("@streamed", r.Streamed), ("@cancelled", r.Cancelled),
+                ("@reasoning", r.ReasoningTokens), ("@cost", r.CostNanos), ("@unpriced", r.Unpriced), ("@estimated", r.Estimated), ("@streamed", r.Streamed), ("@cancelled", r.Cancelled),
                 ("@finish", r.FinishReason), ("@native", r.NativeFinishReason), ("@status", r.Status), ("@latency", r.LatencyMs),
                 ("@ttft", r.FirstTokenMs), ("@referer", r.HttpReferer), ("@title", r.AppTitle), ("@task", r.TaskId), ("@at", r.CreatedAt.ToUnixMs()));
             if (await record.ExecuteNonQueryAsync(cancellationToken) == 0)

@@ -336,10 +336,10 @@ internal sealed class SqliteUsageStore(SqliteDatabase database, PendingUsage? pe
         """
         r.generation_id, r.account_id, r.key_id, r.model, r.provider, r.upstream_model, r.prompt_tokens, r.completion_tokens, r.cached_tokens,
         r.cost_nanos, r.estimated, r.streamed, r.cancelled, r.finish_reason, r.native_finish_reason, r.status, r.latency_ms, r.first_token_ms,
-        r.http_referer, r.app_title, r.task_id, r.created_at, r.unpriced
+        r.http_referer, r.app_title, r.task_id, r.created_at, r.unpriced, r.reasoning_tokens
         """;
 
-    private const int RecordColumnCount = 23;
+    private const int RecordColumnCount = 24;
 
     private static UsageRecord ReadRecord(SqliteDataReader reader) => new()
     {
@@ -366,6 +366,7 @@ internal sealed class SqliteUsageStore(SqliteDatabase database, PendingUsage? pe
         TaskId = reader.ReadNullableString(20),
         CreatedAt = reader.ReadTime(21),
         Unpriced = reader.GetBoolean(22),
+        ReasoningTokens = reader.GetInt32(23),
     };
 
     private const long BucketsPerUtcDay = 24 * 60 * 60 * 1000 / UsageBuckets.SizeMs;

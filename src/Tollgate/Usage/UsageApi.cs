@@ -148,6 +148,7 @@ internal static class UsageApi
         record.PromptTokens,
         record.CompletionTokens,
         record.CachedTokens,
+        record.ReasoningTokens,
         Money.ToUsd(record.CostNanos),
         record.Estimated,
         record.LatencyMs,
@@ -163,7 +164,7 @@ internal static class UsageApi
     {
         var dto = ToDto(record);
         return new GenerationListItemDto(dto.Id, dto.Model, dto.ProviderName, dto.Streamed, dto.Cancelled, dto.FinishReason, dto.NativeFinishReason,
-            dto.TokensPrompt, dto.TokensCompletion, dto.NativeTokensCached, dto.TotalCost, dto.UsageEstimated, dto.Latency, dto.GenerationTime,
+            dto.TokensPrompt, dto.TokensCompletion, dto.NativeTokensCached, dto.NativeTokensReasoning, dto.TotalCost, dto.UsageEstimated, dto.Latency, dto.GenerationTime,
             dto.CreatedAt, dto.HttpReferer, dto.AppTitle, dto.ApiKeyId, record.TaskId);
     }
 

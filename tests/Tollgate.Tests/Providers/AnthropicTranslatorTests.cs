@@ -371,7 +371,9 @@ public sealed class AnthropicTranslatorTests
         AssertJson("""
             {"id":"msg_01","object":"chat.completion","created":1760000000,"model":"claude-sonnet-4-6",
              "choices":[{"index":0,
-               "message":{"role":"assistant","content":"Let me check the weather.","tool_calls":[
+               "message":{"role":"assistant","content":"Let me check the weather.","reasoning":"hmm",
+                 "reasoning_details":[{"type":"reasoning.text","text":"hmm","signature":"sig","format":"anthropic-claude-v1","index":0}],
+                 "tool_calls":[
                  {"id":"toolu_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\",\"days\":[1,2]}"}},
                  {"id":"toolu_2","type":"function","function":{"name":"now","arguments":"{}"}}]},
                "finish_reason":"tool_calls","native_finish_reason":"tool_use"}],
@@ -483,20 +485,33 @@ public sealed class AnthropicTranslatorTests
     }
 
     [Fact]
-    public void StreamTranslator_ThinkingBlock_ProducesNoChunks()
+    public void StreamTranslator_ThinkingBlock_GivesReasoningThenTheSignature_OrNothingWhenExcluded()
     {
-        var translator = new AnthropicStreamTranslator(Created);
-        translator.Translate("message_start", Obj("""{"message":{"model":"m","usage":{"input_tokens":1}}}"""));
-
-        var chunks = new[]
+        var events = new[]
         {
             ("content_block_start", """{"index":0,"content_block":{"type":"thinking","thinking":""}}"""),
             ("content_block_delta", """{"index":0,"delta":{"type":"thinking_delta","thinking":"Let me think"}}"""),
             ("content_block_delta", """{"index":0,"delta":{"type":"signature_delta","signature":"EqQBCgIYAhIM"}}"""),
             ("content_block_stop", """{"index":0}"""),
-        }.SelectMany(e => translator.Translate(e.Item1, Obj(e.Item2))).ToList();
+            ("content_block_start", """{"index":1,"content_block":{"type":"redacted_thinking","data":"EmwKAhgB"}}"""),
+            ("content_block_stop", """{"index":1}"""),
+        };
+        var translator = new AnthropicStreamTranslator(Created);
+        translator.Translate("message_start", Obj("""{"message":{"model":"m","usage":{"input_tokens":1}}}"""));
+        var hidden = new AnthropicStreamTranslator(Created, excludeReasoning: true);
+        hidden.Translate("message_start", Obj("""{"message":{"model":"m","usage":{"input_tokens":1}}}"""));
 
-        Assert.Empty(chunks);
+        var chunks = events.SelectMany(e => translator.Translate(e.Item1, Obj(e.Item2))).ToList();
+
+        AssertJson("""
+            [{"object":"chat.completion.chunk","created":1760000000,"model":"m","choices":[{"index":0,"delta":{"reasoning":"Let me think",
+               "reasoning_details":[{"type":"reasoning.text","text":"Let me think","format":"anthropic-claude-v1","index":0}]},"finish_reason":null}]},
+             {"object":"chat.completion.chunk","created":1760000000,"model":"m","choices":[{"index":0,"delta":{
+               "reasoning_details":[{"type":"reasoning.text","signature":"EqQBCgIYAhIM","format":"anthropic-claude-v1","index":0}]},"finish_reason":null}]},
+             {"object":"chat.completion.chunk","created":1760000000,"model":"m","choices":[{"index":0,"delta":{
+               "reasoning_details":[{"type":"reasoning.encrypted","data":"EmwKAhgB","format":"anthropic-claude-v1","index":1}]},"finish_reason":null}]}]
+            """, new System.Text.Json.Nodes.JsonArray([.. chunks]));
+        Assert.Empty(events.SelectMany(e => hidden.Translate(e.Item1, Obj(e.Item2))));
     }
 
     [Fact]

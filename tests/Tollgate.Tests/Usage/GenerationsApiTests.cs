@@ -10,7 +10,7 @@ public sealed class GenerationsApiTests(TollgateFactory factory) : IClassFixture
     private static readonly string[] ItemFields =
     [
         "api_key_id", "app_title", "cancelled", "created_at", "finish_reason", "generation_time", "http_referer", "id", "latency", "model",
-        "native_finish_reason", "native_tokens_cached", "provider_name", "streamed", "task_id", "tokens_completion", "tokens_prompt",
+        "native_finish_reason", "native_tokens_cached", "native_tokens_reasoning", "provider_name", "streamed", "task_id", "tokens_completion", "tokens_prompt",
         "total_cost", "usage_estimated",
     ];
 

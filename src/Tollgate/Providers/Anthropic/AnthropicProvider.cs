@@ -2,6 +2,8 @@ using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Options;
+using Tollgate.Gateway;
 using Tollgate.Http;
 using Tollgate.Providers.OpenAi;
 
@@ -11,8 +13,11 @@ namespace Tollgate.Providers.Anthropic;
 /// Anthropic's Messages API, translated both ways by <see cref="AnthropicTranslator"/>: the
 /// client speaks OpenAI's format, Anthropic never sees it.
 /// </summary>
-internal sealed class AnthropicProvider(UpstreamClients clients, TimeProvider time, UpstreamRedactor redactor) : IChatProvider
+internal sealed class AnthropicProvider(
+    UpstreamClients clients, TimeProvider time, UpstreamRedactor redactor, TokenCounter tokens, IOptions<GatewayOptions> gateway) : IChatProvider
 {
+    private readonly Func<string, int> _countTokens = text => tokens.Count(text);
+
     public async Task<JsonObject> CompleteAsync(ProviderRequest request, CancellationToken cancellationToken)
     {
         using var response = await SendAsync(request, stream: false, cancellationToken);
@@ -33,14 +38,16 @@ internal sealed class AnthropicProvider(UpstreamClients clients, TimeProvider ti
 
         return answer is null
             ? throw new UpstreamException(502, $"{request.Provider.Name} answered with something that is not a message", retryable: true)
-            : AnthropicTranslator.ToOpenAiCompletion(answer, time.GetUtcNow().ToUnixTimeSeconds());
+            : AnthropicTranslator.ToOpenAiCompletion(answer, time.GetUtcNow().ToUnixTimeSeconds(), ExcludesReasoning(request), _countTokens);
     }
 
     public async Task<IAsyncEnumerable<JsonObject>> StreamAsync(ProviderRequest request, CancellationToken cancellationToken)
     {
         var response = await SendAsync(request, stream: true, cancellationToken);
-        return ReadChunksAsync(response, request.Provider.Name, cancellationToken);
+        return ReadChunksAsync(response, request.Provider.Name, ExcludesReasoning(request), cancellationToken);
     }
+
+    private static bool ExcludesReasoning(ProviderRequest request) => request.Reasoning is { Exclude: true };
 
     private async Task<HttpResponseMessage> SendAsync(ProviderRequest request, bool stream, CancellationToken cancellationToken)
     {
@@ -48,11 +55,15 @@ internal sealed class AnthropicProvider(UpstreamClients clients, TimeProvider ti
         JsonObject body;
         try
         {
-            body = AnthropicTranslator.ToAnthropicRequest(request.Body, request.Deployment.Model, request.Model.MaxCompletionTokens);
+            // Reasoning becomes thinking only for a model that reasons; for the rest it is dropped, never an error.
+            int? thinking = request.Reasons
+                ? AnthropicTranslator.ThinkingBudget(request.Body, request.Reasoning!, request.MaxTokens, gateway.Value.ReasoningEffort)
+                : null;
+            body = AnthropicTranslator.ToAnthropicRequest(request.Body, request.Deployment.Model, request.Model.MaxCompletionTokens, thinking);
         }
         catch (ArgumentException exception)
         {
-            throw ApiException.BadRequest(exception.Message.Split(" (Parameter", 2)[0], "messages");
+            throw ApiException.BadRequest(exception.Message.Split(" (Parameter", 2)[0], exception.ParamName ?? "messages");
         }
 
         // The cap that was reserved, whichever of max_tokens and max_completion_tokens carried it.
@@ -76,10 +87,10 @@ internal sealed class AnthropicProvider(UpstreamClients clients, TimeProvider ti
     }
 
     private async IAsyncEnumerable<JsonObject> ReadChunksAsync(
-        HttpResponseMessage response, string providerName, [EnumeratorCancellation] CancellationToken cancellationToken)
+        HttpResponseMessage response, string providerName, bool excludeReasoning, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var _ = response;
-        var translator = new AnthropicStreamTranslator(time.GetUtcNow().ToUnixTimeSeconds());
+        var translator = new AnthropicStreamTranslator(time.GetUtcNow().ToUnixTimeSeconds(), excludeReasoning, _countTokens);
         var stopped = false;
         await foreach (var next in ServerSentEvents.ReadUpstreamAsync(response, providerName, cancellationToken))
         {

@@ -12,11 +12,14 @@ namespace Tollgate.Providers.Anthropic;
 /// Streaming lives in <see cref="AnthropicStreamTranslator"/>.
 /// </summary>
 /// <remarks>
-/// Deliberately not translated: <c>reasoning</c>/<c>reasoning_effort</c> (Anthropic's <c>thinking</c>
-/// needs a token budget below <c>max_tokens</c> and forbids a custom temperature, so turning it on
-/// behind the client's back would change other settings), <c>response_format</c>, <c>seed</c>,
-/// <c>n</c>, penalties and <c>logit_bias</c> (no Anthropic equivalent). They are dropped, never an error,
-/// because unknown or unsupported request fields are ignored by the contract.
+/// Reasoning (OpenRouter's <c>reasoning</c>, <c>reasoning_effort</c>, <c>include_reasoning</c>) becomes
+/// <c>thinking</c> for models that reason, within Anthropic's rules (a budget of at least 1024 below
+/// <c>max_tokens</c>, the temperature left at 1): a request that breaks them is a 400 naming the field, never
+/// quietly changed. Thinking comes back as <c>reasoning</c> and signed <c>reasoning_details</c>, and details an
+/// assistant message carries go back as signed <c>thinking</c> blocks at the start of its turn.
+/// Deliberately not translated: <c>response_format</c>, <c>seed</c>, <c>n</c>, penalties and <c>logit_bias</c>
+/// (no Anthropic equivalent). They are dropped, never an error, because unknown or unsupported request fields
+/// are ignored by the contract.
 /// </remarks>
 internal static partial class AnthropicTranslator
 {
@@ -36,7 +39,8 @@ internal static partial class AnthropicTranslator
     /// not changed; everything copied is cloned.
     /// </summary>
     /// <exception cref="ArgumentException">The body has a shape a client got wrong; the message names the field (HTTP 400).</exception>
-    internal static JsonObject ToAnthropicRequest(JsonObject openAiRequest, string upstreamModel, int defaultMaxTokens)
+    /// <param name="thinkingBudget">Tokens of thinking to ask for (see <see cref="ThinkingBudget"/>); null for none.</param>
+    internal static JsonObject ToAnthropicRequest(JsonObject openAiRequest, string upstreamModel, int defaultMaxTokens, int? thinkingBudget = null)
     {
         ArgumentNullException.ThrowIfNull(openAiRequest);
 
@@ -46,7 +50,12 @@ internal static partial class AnthropicTranslator
             ["max_tokens"] = MaxTokens(openAiRequest, defaultMaxTokens),
         };
 
-        var (system, messages) = TranslateMessages(openAiRequest["messages"]);
+        if (thinkingBudget is { } budget)
+        {
+            result["thinking"] = new JsonObject { ["type"] = "enabled", ["budget_tokens"] = budget };
+        }
+
+        var (system, messages) = TranslateMessages(openAiRequest["messages"], thinking: thinkingBudget is not null);
         if (system is not null)
         {
             result["system"] = system;
@@ -97,14 +106,81 @@ internal static partial class AnthropicTranslator
         return result;
     }
 
+    /// <summary>Anthropic's smallest thinking budget.</summary>
+    internal const int MinThinkingBudget = 1024;
+
+    /// <summary>The <c>format</c> of the reasoning details Anthropic's thinking becomes (OpenRouter's name).</summary>
+    internal const string ReasoningFormat = "anthropic-claude-v1";
+
+    /// <summary>
+    /// The thinking budget for a request that asks for reasoning, under Anthropic's rules: <c>reasoning.max_tokens</c>, else
+    /// the effort's share of <paramref name="maxTokens"/>; at least 1024 and below <paramref name="maxTokens"/>; the
+    /// temperature 1 or unset, no <c>top_k</c>, <c>top_p</c> not below 0.95 and no forced tool. A request that breaks a rule
+    /// is refused naming the field (<see cref="ArgumentException.ParamName"/>): changing it behind the client's back
+    /// would answer a different question than the one asked.
+    /// </summary>
+    internal static int ThinkingBudget(JsonObject request, Gateway.ReasoningRequest reasoning, int maxTokens, Gateway.ReasoningEffortShares shares)
+    {
+        int budget;
+        if (reasoning.MaxTokens is { } asked)
+        {
+            if (asked < MinThinkingBudget)
+            {
+                throw Bad($"reasoning.max_tokens is {asked}, but Anthropic's thinking budget must be at least {MinThinkingBudget} tokens", "reasoning.max_tokens");
+            }
+
+            if (asked >= maxTokens)
+            {
+                throw Bad($"reasoning.max_tokens ({asked}) must be below max_tokens ({maxTokens}): thinking is part of the completion", "reasoning.max_tokens");
+            }
+
+            budget = asked;
+        }
+        else
+        {
+            var share = shares.For(reasoning.EffortOrDefault);
+            budget = (int)Math.Floor(maxTokens * share);
+            if (budget < MinThinkingBudget)
+            {
+                throw Bad(string.Create(CultureInfo.InvariantCulture,
+                    $"max_tokens is {maxTokens}: reasoning effort \"{reasoning.EffortOrDefault}\" thinks with {share * 100:0}% of it, {budget} tokens, but Anthropic needs at least {MinThinkingBudget}; raise max_tokens or send reasoning.max_tokens"),
+                    "max_tokens");
+            }
+        }
+
+        if (request["temperature"] is { } temperature && !(temperature is JsonValue t && t.TryGetValue<double>(out var value) && value == 1))
+        {
+            throw Bad("temperature must be 1 or left out when reasoning is on: Anthropic's extended thinking takes no other temperature", "temperature");
+        }
+
+        if (request["top_k"] is not null)
+        {
+            throw Bad("top_k cannot be used when reasoning is on: Anthropic's extended thinking does not take it", "top_k");
+        }
+
+        if (request["top_p"] is JsonValue topP && topP.TryGetValue<double>(out var p) && p < 0.95)
+        {
+            throw Bad("top_p must be at least 0.95 when reasoning is on (Anthropic's rule for extended thinking)", "top_p");
+        }
+
+        if (request["tool_choice"] is { } choice && (AsString(choice) == "required" || choice is JsonObject))
+        {
+            throw Bad("tool_choice cannot force a tool when reasoning is on: Anthropic's extended thinking allows only \"auto\" or \"none\"", "tool_choice");
+        }
+
+        return budget;
+    }
+
     /// <summary>An Anthropic (non-streaming) Messages response to an OpenAI <c>chat.completion</c> object.</summary>
     /// <remarks>
-    /// <c>thinking</c>/<c>redacted_thinking</c> blocks are dropped: reasoning is never requested (see the
-    /// class remarks), and OpenAI's message has no field every client understands for it. Server-tool
-    /// blocks (<c>server_tool_use</c>, <c>web_search_tool_result</c>) are dropped for the same reason.
+    /// <c>thinking</c> becomes <c>message.reasoning</c> (its text) and <c>message.reasoning_details</c>
+    /// (<c>reasoning.text</c> with the signature; <c>redacted_thinking</c> as <c>reasoning.encrypted</c>), left out
+    /// when <paramref name="excludeReasoning"/>. Server-tool blocks (<c>server_tool_use</c>,
+    /// <c>web_search_tool_result</c>) are dropped: OpenAI's message has no field for them.
     /// </remarks>
+    /// <param name="countTokens">Counts the thinking text's tokens, which Anthropic includes in <c>output_tokens</c> without saying how many.</param>
     /// <exception cref="UpstreamException">The body is not a Messages response (no <c>content</c> array): 502.</exception>
-    internal static JsonObject ToOpenAiCompletion(JsonObject anthropicResponse, long created)
+    internal static JsonObject ToOpenAiCompletion(JsonObject anthropicResponse, long created, bool excludeReasoning = false, Func<string, int>? countTokens = null)
     {
         ArgumentNullException.ThrowIfNull(anthropicResponse);
         if (anthropicResponse["content"] is not JsonArray content)
@@ -115,6 +191,8 @@ internal static partial class AnthropicTranslator
         // Text blocks are consecutive pieces of one answer (citations split a paragraph into several),
         // so they are joined with nothing in between.
         string? text = null;
+        string? reasoning = null;
+        var details = new JsonArray();
         var toolCalls = new JsonArray();
         foreach (var block in content.OfType<JsonObject>())
         {
@@ -122,6 +200,14 @@ internal static partial class AnthropicTranslator
             {
                 case "text":
                     text += AsString(block["text"]);
+                    break;
+                case "thinking":
+                    var thought = AsString(block["thinking"]) ?? "";
+                    reasoning += thought;
+                    details.Add(ReasoningText(thought, AsString(block["signature"]), details.Count));
+                    break;
+                case "redacted_thinking":
+                    details.Add(ReasoningEncrypted(AsString(block["data"]) ?? "", details.Count));
                     break;
                 case "tool_use":
                     toolCalls.Add(new JsonObject
@@ -139,6 +225,12 @@ internal static partial class AnthropicTranslator
         }
 
         var message = new JsonObject { ["role"] = "assistant", ["content"] = text };
+        if (details.Count > 0 && !excludeReasoning)
+        {
+            message["reasoning"] = reasoning;
+            message["reasoning_details"] = details;
+        }
+
         if (toolCalls.Count > 0)
         {
             message["tool_calls"] = toolCalls;
@@ -161,13 +253,47 @@ internal static partial class AnthropicTranslator
         };
 
         var usage = anthropicResponse["usage"] as JsonObject;
+        var output = ReadLong(usage, "output_tokens") ?? 0;
         result["usage"] = OpenAiUsage(
             ReadLong(usage, "input_tokens") ?? 0,
             ReadLong(usage, "cache_read_input_tokens") ?? 0,
             ReadLong(usage, "cache_creation_input_tokens") ?? 0,
-            ReadLong(usage, "output_tokens") ?? 0);
+            output,
+            ReasoningTokens(reasoning, output, countTokens));
         return result;
     }
+
+    /// <summary>Anthropic bills thinking as output without counting it apart: its text's tokens, never more than the output.</summary>
+    internal static long ReasoningTokens(string? reasoning, long outputTokens, Func<string, int>? countTokens) =>
+        string.IsNullOrEmpty(reasoning) || countTokens is null ? 0 : Math.Min(countTokens(reasoning), outputTokens);
+
+    /// <summary>One <c>reasoning.text</c> detail, as OpenRouter writes Anthropic's thinking.</summary>
+    internal static JsonObject ReasoningText(string? text, string? signature, int index)
+    {
+        var detail = new JsonObject { ["type"] = "reasoning.text" };
+        if (text is not null)
+        {
+            detail["text"] = text;
+        }
+
+        if (signature is not null)
+        {
+            detail["signature"] = signature;
+        }
+
+        detail["format"] = ReasoningFormat;
+        detail["index"] = index;
+        return detail;
+    }
+
+    /// <summary>Anthropic's <c>redacted_thinking</c> as a <c>reasoning.encrypted</c> detail.</summary>
+    internal static JsonObject ReasoningEncrypted(string data, int index) => new()
+    {
+        ["type"] = "reasoning.encrypted",
+        ["data"] = data,
+        ["format"] = ReasoningFormat,
+        ["index"] = index,
+    };
 
     /// <summary>
     /// An Anthropic error response to the status Tollgate answers with (SPEC section 2) and a message
@@ -217,7 +343,7 @@ internal static partial class AnthropicTranslator
     };
 
     /// <summary>OpenAI's <c>usage</c> object; Anthropic's input count excludes cached tokens, OpenAI's includes them.</summary>
-    internal static JsonObject OpenAiUsage(long inputTokens, long cacheReadTokens, long cacheCreationTokens, long outputTokens)
+    internal static JsonObject OpenAiUsage(long inputTokens, long cacheReadTokens, long cacheCreationTokens, long outputTokens, long reasoningTokens = 0)
     {
         var prompt = inputTokens + cacheReadTokens + cacheCreationTokens;
         var details = new JsonObject { ["cached_tokens"] = cacheReadTokens };
@@ -227,13 +353,19 @@ internal static partial class AnthropicTranslator
             details["cache_write_tokens"] = cacheCreationTokens;
         }
 
-        return new JsonObject
+        var usage = new JsonObject
         {
             ["prompt_tokens"] = prompt,
             ["completion_tokens"] = outputTokens,
             ["total_tokens"] = prompt + outputTokens,
             ["prompt_tokens_details"] = details,
         };
+        if (reasoningTokens > 0)
+        {
+            usage["completion_tokens_details"] = new JsonObject { ["reasoning_tokens"] = reasoningTokens };
+        }
+
+        return usage;
     }
 
     /// <summary>Truncates an upstream message and removes anything that looks like a credential.</summary>
@@ -264,7 +396,7 @@ internal static partial class AnthropicTranslator
         return defaultMaxTokens;
     }
 
-    private static (JsonNode? System, JsonArray Messages) TranslateMessages(JsonNode? node)
+    private static (JsonNode? System, JsonArray Messages) TranslateMessages(JsonNode? node, bool thinking)
     {
         if (node is not JsonArray messages || messages.Count == 0)
         {
@@ -293,7 +425,10 @@ internal static partial class AnthropicTranslator
                     AddTurn(turns, "user", ContentBlocks(message["content"], $"{path}.content", ContentKind.TextAndImages, required: true));
                     break;
                 case "assistant":
-                    var blocks = ContentBlocks(message["content"], $"{path}.content", ContentKind.AssistantText, required: false);
+                    // The model's earlier thinking, signed, goes first in its turn: Anthropic refuses a tool-use turn
+                    // without it when thinking is on. Without thinking there is nothing for it to continue.
+                    var blocks = thinking ? ThinkingBlocks(message["reasoning_details"], $"{path}.reasoning_details") : [];
+                    blocks.AddRange(ContentBlocks(message["content"], $"{path}.content", ContentKind.AssistantText, required: false));
                     blocks.AddRange(ToolUseBlocks(message["tool_calls"], $"{path}.tool_calls"));
                     AddTurn(turns, "assistant", blocks);
                     break;
@@ -518,6 +653,58 @@ internal static partial class AnthropicTranslator
         }
     }
 
+    /// <summary>
+    /// An assistant message's <c>reasoning_details</c> as Anthropic blocks, in order: signed <c>reasoning.text</c> becomes
+    /// <c>thinking</c>, <c>reasoning.encrypted</c> becomes <c>redacted_thinking</c>. Details of another format (another
+    /// provider's reasoning), unsigned text and summaries carry nothing Anthropic accepts, and are left out.
+    /// </summary>
+    private static List<JsonObject> ThinkingBlocks(JsonNode? node, string path)
+    {
+        switch (node)
+        {
+            case null:
+                return [];
+            case JsonValue v when v.GetValueKind() == JsonValueKind.Null:
+                return [];
+            case JsonArray:
+                break;
+            default:
+                throw Bad($"{path} must be an array", "messages");
+        }
+
+        var details = (JsonArray)node;
+        var blocks = new List<JsonObject>();
+        for (var j = 0; j < details.Count; j++)
+        {
+            if (details[j] is not JsonObject detail)
+            {
+                throw Bad($"{path}[{j}] must be an object", "messages");
+            }
+
+            if (AsString(detail["format"]) is { } format && format != ReasoningFormat)
+            {
+                continue;
+            }
+
+            switch (AsString(detail["type"]))
+            {
+                case "reasoning.text" when AsString(detail["signature"]) is { Length: > 0 } signature:
+                    blocks.Add(new JsonObject
+                    {
+                        ["type"] = "thinking",
+                        ["thinking"] = AsString(detail["text"]) ?? "",
+                        ["signature"] = signature,
+                    });
+                    break;
+                case "reasoning.encrypted" when AsString(detail["data"]) is { Length: > 0 } data:
+                    blocks.Add(new JsonObject { ["type"] = "redacted_thinking", ["data"] = data });
+                    break;
+            }
+        }
+
+        return blocks;
+    }
+
     // Anthropic wants the input as a JSON object; OpenAI carries a string that is usually, not always,
     // JSON (a reply cut by max_tokens leaves half an object, which the client then sends back in its
     // history). Refusing such a history would wedge the conversation for good, so anything that is not
@@ -740,7 +927,7 @@ internal static partial class AnthropicTranslator
         _ => 502,
     };
 
-    private static ArgumentException Bad(string message) => new(message);
+    private static ArgumentException Bad(string message, string? field = null) => new(message, field);
 
     // Anthropic keys (sk-ant-...), Tollgate keys (sk-tg-v1-...), OpenAI-style keys, and bearer tokens.
     [GeneratedRegex(@"sk-[A-Za-z0-9_\-]{8,}|(?i:bearer)\s+[A-Za-z0-9._~+/=\-]{8,}", RegexOptions.CultureInvariant)]
@@ -752,15 +939,22 @@ internal static partial class AnthropicTranslator
 /// objects. One instance per stream; not thread-safe (a stream is read in order by one reader).
 /// </summary>
 /// <remarks>
-/// Thinking (<c>thinking_delta</c>, <c>signature_delta</c>) and server-tool blocks produce no chunks:
-/// reasoning is never requested from Anthropic, and OpenAI's chunk has no field every client reads for it.
+/// Thinking becomes <c>delta.reasoning</c> (the text) and <c>delta.reasoning_details</c> (the text, then the
+/// signature when it arrives, under one detail index; <c>redacted_thinking</c> as <c>reasoning.encrypted</c>),
+/// or nothing when the client excluded it. Server-tool blocks produce no chunks: OpenAI's chunk has no field for them.
 /// </remarks>
-internal sealed class AnthropicStreamTranslator(long created)
+/// <param name="excludeReasoning">The client asked for reasoning without its text (<c>reasoning.exclude</c>).</param>
+/// <param name="countTokens">Counts the thinking text's tokens for <c>reasoning_tokens</c> (Anthropic does not report them apart).</param>
+internal sealed class AnthropicStreamTranslator(long created, bool excludeReasoning = false, Func<string, int>? countTokens = null)
 {
     private static readonly IReadOnlyList<JsonObject> None = [];
 
     // OpenAI numbers tool calls 0, 1, 2... while Anthropic's index counts every block, text included.
     private readonly Dictionary<int, int> _toolIndexByBlock = [];
+
+    // Reasoning details are numbered 0, 1, 2... over the thinking and redacted-thinking blocks.
+    private readonly Dictionary<int, int> _reasoningIndexByBlock = [];
+    private readonly System.Text.StringBuilder _thinking = new();
     private string _model = "";
     private bool _roleSent;
     private long? _inputTokens;
@@ -831,6 +1025,14 @@ internal sealed class AnthropicStreamTranslator(long created)
         {
             case "text" when AnthropicTranslator.AsString(block!["text"]) is { Length: > 0 } text:
                 return [TextChunk(text)];
+            case "thinking" when AnthropicTranslator.ReadLong(data, "index") is { } thinkingBlock:
+                var reasoningIndex = _reasoningIndexByBlock[(int)thinkingBlock] = _reasoningIndexByBlock.Count;
+                return AnthropicTranslator.AsString(block!["thinking"]) is { Length: > 0 } opening
+                    ? ReasoningChunk(opening, AnthropicTranslator.ReasoningText(opening, null, reasoningIndex))
+                    : None;
+            case "redacted_thinking" when AnthropicTranslator.ReadLong(data, "index") is { } redactedBlock:
+                var encryptedIndex = _reasoningIndexByBlock[(int)redactedBlock] = _reasoningIndexByBlock.Count;
+                return ReasoningChunk(null, AnthropicTranslator.ReasoningEncrypted(AnthropicTranslator.AsString(block!["data"]) ?? "", encryptedIndex));
             case "tool_use" when AnthropicTranslator.ReadLong(data, "index") is { } blockIndex:
                 var toolIndex = _toolIndexByBlock.Count;
                 _toolIndexByBlock[(int)blockIndex] = toolIndex;
@@ -859,6 +1061,16 @@ internal sealed class AnthropicStreamTranslator(long created)
         {
             case "text_delta" when AnthropicTranslator.AsString(delta!["text"]) is { Length: > 0 } text:
                 return [TextChunk(text)];
+            case "thinking_delta"
+                when AnthropicTranslator.ReadLong(data, "index") is { } thinkingBlock
+                && _reasoningIndexByBlock.TryGetValue((int)thinkingBlock, out var reasoningIndex)
+                && AnthropicTranslator.AsString(delta!["thinking"]) is { Length: > 0 } thought:
+                return ReasoningChunk(thought, AnthropicTranslator.ReasoningText(thought, null, reasoningIndex));
+            case "signature_delta"
+                when AnthropicTranslator.ReadLong(data, "index") is { } signedBlock
+                && _reasoningIndexByBlock.TryGetValue((int)signedBlock, out var signedIndex)
+                && AnthropicTranslator.AsString(delta!["signature"]) is { Length: > 0 } signature:
+                return ReasoningChunk(null, AnthropicTranslator.ReasoningText(null, signature, signedIndex));
             // Anthropic opens each tool input with an empty partial_json; sending it would be noise.
             case "input_json_delta"
                 when AnthropicTranslator.ReadLong(data, "index") is { } blockIndex
@@ -900,6 +1112,11 @@ internal sealed class AnthropicStreamTranslator(long created)
             return None;
         }
 
+        if (AnthropicTranslator.ReasoningTokens(_thinking.ToString(), _outputTokens ?? 0, countTokens) is > 0 and var reasoning)
+        {
+            usage["completion_tokens_details"] = new JsonObject { ["reasoning_tokens"] = reasoning };
+        }
+
         return
         [
             new JsonObject
@@ -931,6 +1148,25 @@ internal sealed class AnthropicStreamTranslator(long created)
         _cacheReadTokens = AnthropicTranslator.ReadLong(usage, "cache_read_input_tokens") ?? _cacheReadTokens;
         _cacheCreationTokens = AnthropicTranslator.ReadLong(usage, "cache_creation_input_tokens") ?? _cacheCreationTokens;
         _outputTokens = AnthropicTranslator.ReadLong(usage, "output_tokens") ?? _outputTokens;
+    }
+
+    /// <summary>Thinking text (when any) and its detail; nothing for the client when it excluded reasoning, though it is counted.</summary>
+    private IReadOnlyList<JsonObject> ReasoningChunk(string? text, JsonObject detail)
+    {
+        _thinking.Append(text);
+        if (excludeReasoning)
+        {
+            return None;
+        }
+
+        var delta = NewDelta();
+        if (text is not null)
+        {
+            delta["reasoning"] = text;
+        }
+
+        delta["reasoning_details"] = new JsonArray(detail);
+        return [Chunk(delta)];
     }
 
     private JsonObject TextChunk(string text)

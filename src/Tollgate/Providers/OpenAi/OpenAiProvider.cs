@@ -21,8 +21,10 @@ internal sealed class OpenAiProvider(UpstreamClients clients, UpstreamRedactor r
         try
         {
             await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
-            return await JsonNode.ParseAsync(body, cancellationToken: cancellationToken) as JsonObject
+            var answer = await JsonNode.ParseAsync(body, cancellationToken: cancellationToken) as JsonObject
                 ?? throw new JsonException("not an object");
+            Reasoning.Normalise(answer, "message", request.Reasoning is { Exclude: true });
+            return answer;
         }
         catch (JsonException)
         {
@@ -37,7 +39,7 @@ internal sealed class OpenAiProvider(UpstreamClients clients, UpstreamRedactor r
     public async Task<IAsyncEnumerable<JsonObject>> StreamAsync(ProviderRequest request, CancellationToken cancellationToken)
     {
         var response = await SendAsync(request, stream: true, cancellationToken);
-        return ReadChunksAsync(response, request.Provider.Name, redactor, cancellationToken);
+        return ReadChunksAsync(response, request.Provider.Name, redactor, request.Reasoning is { Exclude: true }, cancellationToken);
     }
 
     private static readonly JsonWriterOptions BodyWriterOptions = new()
@@ -72,6 +74,11 @@ internal sealed class OpenAiProvider(UpstreamClients clients, UpstreamRedactor r
             : request.Body["max_tokens"] is not null ? "max_tokens"
             : request.Provider.MaxTokensField;
         json.WriteNumber(capField, request.MaxTokens);
+        if (request.Reasons && Reasoning.Effort(request.Reasoning!, request.MaxTokens) is { } effort)
+        {
+            json.WriteString("reasoning_effort", effort);
+        }
+
         foreach (var (name, value) in request.Body)
         {
             switch (name)
@@ -81,6 +88,13 @@ internal sealed class OpenAiProvider(UpstreamClients clients, UpstreamRedactor r
                     wroteModel = true;
                     break;
                 case "models" or "provider" or "max_tokens" or "max_completion_tokens":
+                    break;
+                case var reasoning when Gateway.ReasoningRequest.Fields.Contains(reasoning):
+                    // OpenRouter's shape, which OpenAI refuses: passed on as reasoning_effort above, for models that reason.
+                    break;
+                case "messages" when value is JsonArray messages:
+                    json.WritePropertyName(name);
+                    Reasoning.WriteMessages(json, messages);
                     break;
                 case var unpriced when UnpricedFields.Contains(unpriced):
                     break;
@@ -170,7 +184,8 @@ internal sealed class OpenAiProvider(UpstreamClients clients, UpstreamRedactor r
     }
 
     private static async IAsyncEnumerable<JsonObject> ReadChunksAsync(
-        HttpResponseMessage response, string providerName, UpstreamRedactor redactor, [EnumeratorCancellation] CancellationToken cancellationToken)
+        HttpResponseMessage response, string providerName, UpstreamRedactor redactor, bool excludeReasoning,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using var _ = response;
         var contentType = response.Content.Headers.ContentType?.MediaType;
@@ -189,6 +204,7 @@ internal sealed class OpenAiProvider(UpstreamClients clients, UpstreamRedactor r
             }
 
             var chunk = ParseChunk(next.Utf8Data.Span, providerName, redactor);
+            Reasoning.Normalise(chunk, "delta", excludeReasoning);
             finished |= HasFinishReason(chunk);
             yield return chunk;
         }
