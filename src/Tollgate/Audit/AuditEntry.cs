@@ -27,8 +27,11 @@ internal interface IAuditStore
 {
     Task AppendAsync(AuditEntry entry, CancellationToken cancellationToken);
 
-    /// <summary>Newest first, entries older than <paramref name="beforeId"/> (all when null), optionally about one account.</summary>
-    Task<IReadOnlyList<AuditEntry>> ListAsync(long? beforeId, string? targetAccountId, int limit, CancellationToken cancellationToken);
+    /// <summary>
+    /// Newest first, entries older than <paramref name="beforeId"/> (all when null), optionally about one account and
+    /// of one family of actions (<c>credits.</c>).
+    /// </summary>
+    Task<IReadOnlyList<AuditEntry>> ListAsync(long? beforeId, string? targetAccountId, string? actionPrefix, int limit, CancellationToken cancellationToken);
 }
 
 /// <summary>Writes and reads the audit log of admin actions.</summary>
@@ -46,6 +49,7 @@ internal sealed class AuditLog(IAuditStore store, TimeProvider time)
             CreatedAt = time.GetUtcNow(),
         }, cancellationToken);
 
-    public Task<IReadOnlyList<AuditEntry>> ListAsync(long? beforeId, string? targetAccountId, int limit, CancellationToken cancellationToken) =>
-        store.ListAsync(beforeId, targetAccountId, Math.Clamp(limit, 1, 200), cancellationToken);
+    public Task<IReadOnlyList<AuditEntry>> ListAsync(long? beforeId, string? targetAccountId, int limit, CancellationToken cancellationToken,
+        string? actionPrefix = null) =>
+        store.ListAsync(beforeId, targetAccountId, actionPrefix, Math.Clamp(limit, 1, 200), cancellationToken);
 }

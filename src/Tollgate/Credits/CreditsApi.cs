@@ -9,11 +9,6 @@ namespace Tollgate.Credits;
 /// <summary>The account's credits (SPEC section 6) and the owners' and admins' grant.</summary>
 internal static partial class CreditsApi
 {
-    /// <summary>The largest grant or adjustment one call may make, in USD either way.</summary>
-    public const decimal MaxGrantUsd = 1_000_000m;
-
-    private const int MaxNoteLength = 500;
-
     public static IEndpointRouteBuilder MapCreditsApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/api/v1/credits", GetCreditsAsync).RequireScope(ApiKeyScopes.UsageRead);
@@ -29,7 +24,7 @@ internal static partial class CreditsApi
             CreditsJsonContext.Default.CreditsResponse);
     }
 
-    private static async Task<IResult> GrantAsync(HttpContext context, IAccountStore accounts, CreditLedger ledger, ILoggerFactory loggers,
+    private static async Task<IResult> GrantAsync(HttpContext context, IAccountStore accounts, CreditGrants grants, ILoggerFactory loggers,
         CancellationToken cancellationToken)
     {
         var caller = context.GetApiKey();
@@ -54,8 +49,7 @@ internal static partial class CreditsApi
         }
 
         var requestId = RequestId.Get(context);
-        var credits = await ledger.GrantAsync(target.Id, grant.AmountNanos, actor: callerAccount.Id, reference: requestId, grant.Note,
-            cancellationToken);
+        var credits = await grants.GrantAsync(callerAccount, target, grant.AmountNanos, grant.Note, reference: requestId, cancellationToken);
         Log.Granted(loggers.CreateLogger(typeof(CreditsApi).FullName!), Money.ToUsd(grant.AmountNanos), target.Id, callerAccount.Id, caller.Id,
             requestId);
         var dto = new GrantDto(target.Id, Money.ToUsd(credits.BalanceNanos), Money.ToUsd(credits.CreditsNanos), Money.ToUsd(credits.UsageNanos));
@@ -79,26 +73,23 @@ internal static partial class CreditsApi
                 throw ApiException.BadRequest("email or account_id is required", "email");
             }
 
-            var amount = body.Has("amount", out var m) ? m.ReadNullableDecimal("amount", -MaxGrantUsd, MaxGrantUsd) : null;
+            var amount = body.Has("amount", out var m) ? m.ReadNullableDecimal("amount", -CreditGrants.MaxGrantUsd, CreditGrants.MaxGrantUsd) : null;
             if (amount is null)
             {
                 throw ApiException.BadRequest("amount is required (USD; negative for an adjustment)", "amount");
             }
 
-            // Granted exactly as written: an amount finer than a nano-dollar would be silently rounded.
-            var scaled = amount.Value * Money.NanosPerUsd;
-            if (scaled != decimal.Truncate(scaled))
+            long nanos;
+            try
             {
-                throw ApiException.BadRequest("amount must have at most 9 decimal places (whole nano-dollars)", "amount");
+                nanos = CreditGrants.ToGrantNanos(amount.Value);
+            }
+            catch (ArgumentException invalid)
+            {
+                throw ApiException.BadRequest(invalid.Message.Split(" (Parameter", 2)[0], "amount");
             }
 
-            var nanos = (long)scaled;
-            if (nanos == 0)
-            {
-                throw ApiException.BadRequest("amount must not be 0", "amount");
-            }
-
-            var note = body.Has("note", out var n) ? n.ReadNullableString("note", MaxNoteLength) : null;
+            var note = body.Has("note", out var n) ? n.ReadNullableString("note", CreditGrants.MaxNoteLength) : null;
             return new GrantRequest(email?.Trim(), accountId?.Trim(), nanos, note);
         }
     }

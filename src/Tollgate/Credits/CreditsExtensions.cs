@@ -17,6 +17,7 @@ internal static class CreditsExtensions
         builder.Services.AddSingleton<BillingWriter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BillingWriter>());
         builder.Services.AddSingleton<CreditLedger>();
+        builder.Services.AddSingleton<CreditGrants>();
         builder.Services.AddHostedService<ReservationSweeper>();
         return builder;
     }

@@ -18,6 +18,18 @@ internal sealed record KeySpend(long TotalNanos, long DailyNanos, long WeeklyNan
     };
 }
 
+/// <summary>One line of an account's ledger: a grant, refund or adjustment (signed), or a call's charge (negative).</summary>
+internal sealed record LedgerEntry(long Id, string Kind, long AmountNanos, string? Reference, string? KeyId, string Actor, string? Note,
+    DateTimeOffset CreatedAt);
+
+/// <summary>Which ledger lines to list: all, only charges, or only what is not a charge (grants, refunds, adjustments).</summary>
+internal enum LedgerFilter
+{
+    All,
+    Charges,
+    Credits,
+}
+
 /// <summary>One chat-completion call, as the usage log keeps it.</summary>
 internal sealed record UsageRecord
 {
@@ -78,6 +90,12 @@ internal interface IBillingStore
     /// again, nor counted again in any rollup.
     /// </summary>
     Task WriteUsageAsync(IReadOnlyList<UsageRecord> records, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The account's ledger, newest first, lines older than <paramref name="beforeId"/> (all when null): one index range
+    /// read, however long the ledger.
+    /// </summary>
+    Task<IReadOnlyList<LedgerEntry>> ListLedgerAsync(string accountId, LedgerFilter filter, long? beforeId, int limit, CancellationToken cancellationToken);
 
     /// <summary>The key's spend in the periods that contain <paramref name="now"/>.</summary>
     Task<KeySpend> GetKeySpendAsync(string keyId, DateTimeOffset now, CancellationToken cancellationToken);

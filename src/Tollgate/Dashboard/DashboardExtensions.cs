@@ -88,6 +88,7 @@ internal static class DashboardExtensions
     public static WebApplication MapDashboard(this WebApplication app)
     {
         app.MapRazorPages();
+        Playground.PlaygroundApi.MapPlaygroundApi(app);
         if (app.Services.GetRequiredService<IOptions<DashboardOptions>>().Value.Oidc.Enabled)
         {
             // A plain link starts single sign-on (a form would trip the CSP's form-action on the redirect to the provider).

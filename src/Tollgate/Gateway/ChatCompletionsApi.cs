@@ -33,6 +33,18 @@ internal static class ChatCompletionsApi
         return app;
     }
 
+    /// <summary>
+    /// The same call for the dashboard's playground, whose endpoint has already authenticated the caller (as the
+    /// account's playground key), checked its form token and counted its rate limit: billed and logged like any call.
+    /// </summary>
+    internal static Task ServeAsync(HttpContext context)
+    {
+        var services = context.RequestServices;
+        return HandleAsync(context, services.GetRequiredService<ChatRouter>(), services.GetRequiredService<ProviderSet>(),
+            services.GetRequiredService<TokenCounter>(), services.GetRequiredService<CreditLedger>(), services.GetRequiredService<TimeProvider>(),
+            services.GetRequiredService<IOptions<GatewayOptions>>(), services.GetRequiredService<GatewayMetrics>());
+    }
+
     private static async Task HandleAsync(HttpContext context, ChatRouter router, ProviderSet providers, TokenCounter tokens,
         CreditLedger credits, TimeProvider time, IOptions<GatewayOptions> options, GatewayMetrics metrics)
     {

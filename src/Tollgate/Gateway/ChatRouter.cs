@@ -161,6 +161,10 @@ internal sealed partial class ChatRouter
         return deployments[^1];
     }
 
+    /// <summary>A deployment's circuit, for the admin pages: null when it has not been called since the server started.</summary>
+    public CircuitState? CircuitFor(DeploymentDefinition deployment) =>
+        _breakers.TryGetValue($"{deployment.Provider}|{deployment.Model}", out var breaker) ? breaker.State.CircuitState : null;
+
     private Breaker BreakerFor(ModelDefinition model, DeploymentDefinition deployment) =>
         _breakers.GetOrAdd($"{deployment.Provider}|{deployment.Model}", static (_, self) =>
         {

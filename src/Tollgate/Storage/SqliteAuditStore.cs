@@ -17,16 +17,18 @@ internal sealed class SqliteAuditStore(SqliteDatabase database) : IAuditStore
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    public async Task<IReadOnlyList<AuditEntry>> ListAsync(long? beforeId, string? targetAccountId, int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<AuditEntry>> ListAsync(long? beforeId, string? targetAccountId, string? actionPrefix, int limit,
+        CancellationToken cancellationToken)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         using var command = connection.Command(
             """
             SELECT id, actor_account_id, action, target_account_id, subject, detail, created_at FROM audit_log
             WHERE (@before IS NULL OR id < @before) AND (@target IS NULL OR target_account_id = @target)
+                AND (@action IS NULL OR substr(action, 1, length(@action)) = @action)
             ORDER BY id DESC LIMIT @limit
             """,
-            ("@before", beforeId), ("@target", targetAccountId), ("@limit", limit));
+            ("@before", beforeId), ("@target", targetAccountId), ("@action", actionPrefix), ("@limit", limit));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var entries = new List<AuditEntry>();
         while (await reader.ReadAsync(cancellationToken))

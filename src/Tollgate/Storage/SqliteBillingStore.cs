@@ -256,6 +256,35 @@ internal sealed class SqliteBillingStore(SqliteDatabase database, IOptions<Credi
         }
     }
 
+    public async Task<IReadOnlyList<LedgerEntry>> ListLedgerAsync(string accountId, LedgerFilter filter, long? beforeId, int limit,
+        CancellationToken cancellationToken)
+    {
+        await WaitForPendingAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        var kind = filter switch
+        {
+            LedgerFilter.Charges => "AND kind = 'charge'",
+            LedgerFilter.Credits => "AND kind <> 'charge'", // ix_ledger_outside
+            _ => "",
+        };
+        using var command = connection.Command(
+            $"""
+            SELECT id, kind, amount_nanos, reference, key_id, actor, note, created_at FROM ledger
+            WHERE account_id = @account AND id < @before {kind}
+            ORDER BY id DESC LIMIT @limit
+            """,
+            ("@account", accountId), ("@before", beforeId ?? long.MaxValue), ("@limit", limit));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var entries = new List<LedgerEntry>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            entries.Add(new LedgerEntry(reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), reader.ReadNullableString(3),
+                reader.ReadNullableString(4), reader.GetString(5), reader.ReadNullableString(6), reader.ReadTime(7)));
+        }
+
+        return entries;
+    }
+
     private static async Task<AccountCredits> ReadCreditsAsync(SqliteConnection connection, SqliteTransaction? transaction, string accountId,
         CancellationToken cancellationToken)
     {

@@ -255,6 +255,10 @@ internal sealed class GatedBillingStore(IBillingStore inner) : IBillingStore
     public Task<long> GetNewestOutsideEntryAsync(string accountId, CancellationToken cancellationToken) =>
         inner.GetNewestOutsideEntryAsync(accountId, cancellationToken);
 
+    public Task<IReadOnlyList<LedgerEntry>> ListLedgerAsync(string accountId, LedgerFilter filter, long? beforeId, int limit,
+        CancellationToken cancellationToken) =>
+        inner.ListLedgerAsync(accountId, filter, beforeId, limit, cancellationToken);
+
     private static Task PassAsync(ref Gate? gate) => Interlocked.Exchange(ref gate, null) is { } held ? held.PassAsync() : Task.CompletedTask;
 
     internal sealed class Gate

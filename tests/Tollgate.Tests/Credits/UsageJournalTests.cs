@@ -204,5 +204,9 @@ public sealed class UsageJournalTests : IAsyncLifetime
 
         public Task<long> GetNewestOutsideEntryAsync(string accountId, CancellationToken cancellationToken) =>
             inner.GetNewestOutsideEntryAsync(accountId, cancellationToken);
+
+        public Task<IReadOnlyList<LedgerEntry>> ListLedgerAsync(string accountId, LedgerFilter filter, long? beforeId, int limit,
+            CancellationToken cancellationToken) =>
+            inner.ListLedgerAsync(accountId, filter, beforeId, limit, cancellationToken);
     }
 }

@@ -24,7 +24,7 @@ public sealed class ScreenshotTourTests(Browser browser) : IDisposable
     [Fact]
     public async Task EveryPage_AtBothSizes_Answers_WithoutErrors_AndFitsThePhone()
     {
-        var (owner, keys, records) = await SeedAsync();
+        var (owner, member, keys, records) = await SeedAsync();
         var page = await browser.NewPageAsync(_tollgate.Address);
 
         // Signed out.
@@ -43,6 +43,15 @@ public sealed class ScreenshotTourTests(Browser browser) : IDisposable
             ("key", $"/settings/keys/{keys[0].Id}"),
             ("key-delete", $"/settings/keys/{keys[2].Id}/delete"),
             ("account", "/settings/account"),
+            ("credits", "/credits"),
+            ("models", "/models"),
+            ("playground", "/playground"),
+            ("playground-replay", $"/playground?replay={records[0].GenerationId}"),
+            ("admin-accounts", "/admin/accounts"),
+            ("admin-account", $"/admin/accounts/{member.Id}"),
+            ("admin-credits", "/admin/credits"),
+            ("admin-providers", "/admin/providers"),
+            ("admin-audit", "/admin/audit"),
         };
         foreach (var (name, path) in tour)
         {
@@ -53,6 +62,7 @@ public sealed class ScreenshotTourTests(Browser browser) : IDisposable
         await DashboardUsers.SignInAsync(dark, owner.Email);
         await VisitAsync(dark, "overview-dark", "/");
         await VisitAsync(dark, "usage-dark", "/usage");
+        await VisitAsync(dark, "credits-dark", "/credits");
     }
 
     /// <summary>The innermost elements reaching past the window's right edge, for the failure message.</summary>
@@ -84,13 +94,16 @@ public sealed class ScreenshotTourTests(Browser browser) : IDisposable
         Assert.True(errors.Count == 0, $"{path}: {string.Join("; ", errors)}");
     }
 
-    private async Task<(Account Owner, List<ApiKey> Keys, UsageRecord[] Records)> SeedAsync()
+    private async Task<(Account Owner, Account Member, List<ApiKey> Keys, UsageRecord[] Records)> SeedAsync()
     {
         var owner = await DashboardUsers.CreateAsync(_tollgate, AccountRole.Owner, "ada@example.com");
         owner = await _tollgate.Service<AccountService>().UpdateProfileAsync(owner, "Ada Lovelace", "Europe/London", Ct);
         await _tollgate.Service<CreditLedger>().GrantAsync(owner.Id, Money.ToNanos(50m), "test", null, "starter credits", Ct);
         var member = await DashboardUsers.CreateAsync(_tollgate, AccountRole.Member, "grace@example.com");
-        await _tollgate.Service<CreditLedger>().GrantAsync(member.Id, Money.ToNanos(10m), "test", null, "welcome", Ct);
+        await _tollgate.Service<CreditGrants>().GrantAsync(owner, member, Money.ToNanos(10m), "welcome credit", null, Ct);
+        await _tollgate.Service<AccountService>().SetRoleAsync(owner, member.Id, AccountRole.Admin, Ct);
+        await _tollgate.Service<AccountService>().SetRoleAsync(owner, member.Id, AccountRole.Member, Ct);
+        await _tollgate.Service<InviteService>().CreateAsync(owner, "linus@example.com", AccountRole.Member, TimeSpan.FromDays(7), Ct);
         var keys = new List<ApiKey>();
         foreach (var (name, settings) in new[]
         {
@@ -126,6 +139,6 @@ public sealed class ScreenshotTourTests(Browser browser) : IDisposable
         using var chat = await api.PostAsync("/api/v1/chat/completions",
             Json.Body("""{"model":"demo/echo","messages":[{"role":"user","content":"Hello!"}]}"""), Ct);
         Assert.Equal(HttpStatusCode.OK, chat.StatusCode);
-        return (owner, keys, records);
+        return (owner, member, keys, records);
     }
 }

@@ -152,7 +152,7 @@ internal sealed class KeysModel(ApiKeyService keys, IUsageStore usage, ModelCata
         NextCursor = page.Count > PageSize ? Encode(new KeyCursor(shown[^1].CreatedAt, shown[^1].Id)) : null;
         var now = time.GetUtcNow();
         var spends = await usage.GetKeySpendsAsync(Account.Id, shown.Select(k => k.Id).ToArray(), now, HttpContext.RequestAborted);
-        Rows = [.. shown.Select(k => new KeyRow(k, spends.GetValueOrDefault(k.Id, Credits.KeySpend.None), now))];
+        Rows = [.. shown.Select(k => new KeyRow(k, spends.GetValueOrDefault(k.Id, Tollgate.Credits.KeySpend.None), now))];
         Hygiene = await keys.GetHygieneAsync(Account.Id, KeyRow.UnusedAfter, HttpContext.RequestAborted);
         return true;
     }
