@@ -40,7 +40,8 @@ public sealed class Browser : IAsyncLifetime
         $"Chromium is not installed at {ExecutablePath}: run ./test.sh, which installs it (apt-get install chromium).");
 
     /// <summary>A new browser context (its own cookies) and page at <paramref name="width"/>×<paramref name="height"/>.</summary>
-    public async Task<IPage> NewPageAsync(Uri baseAddress, int width = 1366, int height = 768, ColorScheme scheme = ColorScheme.Light)
+    public async Task<IPage> NewPageAsync(Uri baseAddress, int width = 1366, int height = 768, ColorScheme scheme = ColorScheme.Light,
+        bool javaScript = true)
     {
         var context = await Chromium.NewContextAsync(new BrowserNewContextOptions
         {
@@ -48,6 +49,7 @@ public sealed class Browser : IAsyncLifetime
             ViewportSize = new ViewportSize { Width = width, Height = height },
             ColorScheme = scheme,
             Permissions = ["clipboard-read", "clipboard-write"],
+            JavaScriptEnabled = javaScript,
         });
         context.SetDefaultTimeout(15_000);
         var page = await context.NewPageAsync();

@@ -11,7 +11,7 @@
   const meta = root.querySelector("[data-playground-meta]");
   const send = form.querySelector("[data-playground-send]");
   const curl = document.getElementById("playground-curl");
-  const field = (name) => form.elements[`Form.${name}`];
+  const field = (name) => document.getElementById(`Form_${name}`);
   const token = form.elements["__csrf"]?.value ?? "";
   const history = []; // earlier turns: {role, content}
   let controller = null;
