@@ -57,7 +57,7 @@ internal sealed class AccountsModel(AccountService accounts, InviteService invit
         {
             InviteError = "Choose a role: member, admin or owner.";
         }
-        else if (Form.Days is < 1 or > 30)
+        else if (!ModelState.IsValid || Form.Days is < 1 or > 30)
         {
             InviteError = "An invitation lasts between 1 and 30 days.";
         }

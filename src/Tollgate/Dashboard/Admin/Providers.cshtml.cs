@@ -16,8 +16,6 @@ internal sealed class ProvidersModel(ModelCatalog catalog, ChatRouter router) : 
 
     public IReadOnlyList<ProviderRow> Providers { get; private set; } = [];
 
-    public bool DemoEnabled => catalog.Models.Any(m => m.Id == DemoSettings.ModelId);
-
     public void OnGet()
     {
         Providers = [.. catalog.Providers.Values.OrderBy(p => p.Name, StringComparer.OrdinalIgnoreCase).Select(p => new ProviderRow(

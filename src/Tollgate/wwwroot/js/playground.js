@@ -15,6 +15,7 @@
   const token = form.elements["__csrf"]?.value ?? "";
   const history = []; // earlier turns: {role, content}
   let controller = null;
+  let lastSent = null; // the body of the last call, which the curl shows until a new message is written
 
   function request(withPrompt = true) {
     const messages = [];
@@ -33,7 +34,7 @@
   }
 
   function updateCurl() {
-    const body = request();
+    const body = field("Prompt").value === "" && lastSent ? lastSent : request();
     const json = JSON.stringify(body, null, 2).replaceAll("'", "'\\''");
     curl.textContent =
       `curl ${root.dataset.baseUrl}/api/v1/chat/completions \\\n` +
@@ -51,7 +52,7 @@
     label.className = "role";
     label.textContent = role;
     const content = document.createElement("span");
-    content.className = "content";
+    content.className = "message-text";
     content.textContent = text;
     message.append(label, content);
     transcript.append(message);
@@ -132,6 +133,7 @@
     errorBox.hidden = true;
     meta.hidden = true;
     const body = request();
+    lastSent = body;
     const prompt = body.messages[body.messages.length - 1].content;
     bubble("user", prompt);
     const content = bubble("assistant", "…");
@@ -177,6 +179,7 @@
 
   root.querySelector("[data-playground-clear]")?.addEventListener("click", () => {
     history.length = 0;
+    lastSent = null;
     transcript.replaceChildren();
     errorBox.hidden = true;
     meta.hidden = true;

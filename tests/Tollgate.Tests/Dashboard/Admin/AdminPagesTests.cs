@@ -274,6 +274,29 @@ public sealed class AdminPagesTests(Browser browser) : IDisposable
         Assert.Equal(["invite.revoke", "invite.create", "invite.create"], actions);
     }
 
+    [Theory]
+    [InlineData("member", "0", "An invitation lasts between 1 and 30 days.")]
+    [InlineData("member", "31", "An invitation lasts between 1 and 30 days.")]
+    [InlineData("member", "a week", "An invitation lasts between 1 and 30 days.")]
+    [InlineData("emperor", "7", "Choose a role: member, admin or owner.")]
+    [InlineData("owner", "7", "Only an owner can invite an owner.")]
+    public async Task RefusedInvitation_SaysWhy_AndMakesNoLink(string role, string days, string error)
+    {
+        var admin = await DashboardUsers.CreateAsync(_tollgate, AccountRole.Admin);
+        using var client = await DashboardUsers.SignedInClientAsync(_tollgate, admin.Email);
+        var token = await DashboardUsers.FormTokenAsync(client, "/admin/accounts");
+        using var response = await client.PostAsync("/admin/accounts?handler=Invite", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["__csrf"] = token, ["Form.Email"] = "", ["Form.Role"] = role, ["Form.Days"] = days,
+        }), Ct);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var html = await response.Content.ReadAsStringAsync(Ct);
+        Assert.Contains(System.Net.WebUtility.HtmlEncode(error), html, StringComparison.Ordinal);
+        Assert.DoesNotContain("invite-link", html, StringComparison.Ordinal);
+        Assert.Empty(await _tollgate.Service<AuditLog>().ListAsync(null, null, 10, Ct));
+    }
+
     [Fact]
     public async Task Member_IsRefusedTheAdminForms_EvenWithAValidFormToken()
     {

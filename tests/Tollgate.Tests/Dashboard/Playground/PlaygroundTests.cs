@@ -46,7 +46,7 @@ public sealed class PlaygroundTests(Browser browser) : IDisposable
 
         var generation = page.GetByTestId("playground-generation");
         await generation.WaitForAsync();
-        var answer = await page.Locator(".message.assistant .content").Last.TextContentAsync();
+        var answer = await page.Locator(".message.assistant .message-text").Last.TextContentAsync();
         Assert.Contains("Hello from the playground", answer, StringComparison.Ordinal); // demo/echo says it back
         Assert.Contains("tokens in", await page.GetByTestId("playground-meta").TextContentAsync(), StringComparison.Ordinal);
         var id = (await generation.TextContentAsync())!;
@@ -85,7 +85,7 @@ public sealed class PlaygroundTests(Browser browser) : IDisposable
         await page.GetByLabel("Message").FillAsync("in one piece");
         await page.GetByRole(AriaRole.Button, new() { Name = "Send" }).ClickAsync();
         await page.GetByTestId("playground-generation").WaitForAsync();
-        Assert.Contains("in one piece", await page.Locator(".message.assistant .content").Last.TextContentAsync(), StringComparison.Ordinal);
+        Assert.Contains("in one piece", await page.Locator(".message.assistant .message-text").Last.TextContentAsync(), StringComparison.Ordinal);
     }
 
     [Fact]
