@@ -7,6 +7,7 @@ using Tollgate.Configuration;
 using Tollgate.Credits;
 using Tollgate.Dashboard;
 using Tollgate.Gateway;
+using Tollgate.Gateway.Messages;
 using Tollgate.Health;
 using Tollgate.Http;
 using Tollgate.Metrics;
@@ -77,6 +78,7 @@ try
     app.MapApiKeysApi();
     app.MapModelsApi();
     app.MapChatCompletionsApi();
+    app.MapMessagesApi();
     app.MapUsageApi();
     app.MapCreditsApi();
     app.MapMetrics();

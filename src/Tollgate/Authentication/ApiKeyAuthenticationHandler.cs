@@ -25,6 +25,13 @@ internal sealed class ApiKeyAuthenticationHandler(
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         var header = Request.Headers.Authorization.ToString();
+
+        // Anthropic's SDKs (and Claude Code) send the key as x-api-key: accepted on the Messages API only.
+        if (header.Length == 0 && Gateway.Messages.MessagesErrors.Applies(Context) && Request.Headers["x-api-key"].ToString() is { Length: > 0 } apiKey)
+        {
+            header = "Bearer " + apiKey;
+        }
+
         if (header.Length == 0)
         {
             Context.Items[MissingHeader] = true;
@@ -51,7 +58,9 @@ internal sealed class ApiKeyAuthenticationHandler(
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         Response.Headers.WWWAuthenticate = "Bearer";
-        var message = Context.Items.ContainsKey(MissingHeader) ? ApiError.MissingKeyMessage : ApiError.InvalidKeyMessage;
+        var message = !Context.Items.ContainsKey(MissingHeader) ? ApiError.InvalidKeyMessage
+            : Gateway.Messages.MessagesErrors.Applies(Context) ? "Missing API key: send it as \"x-api-key: YOUR_API_KEY\" or \"Authorization: Bearer YOUR_API_KEY\""
+            : ApiError.MissingKeyMessage;
 
         // SPEC section 1 gives this body to the byte: metadata stays empty (the request id is in the header).
         return ApiError.WriteAsync(Context, StatusCodes.Status401Unauthorized, message, includeRequestId: false);

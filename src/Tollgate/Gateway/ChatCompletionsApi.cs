@@ -37,22 +37,34 @@ internal static class ChatCompletionsApi
     /// The same call for the dashboard's playground, whose endpoint has already authenticated the caller (as the
     /// account's playground key), checked its form token and counted its rate limit: billed and logged like any call.
     /// </summary>
-    internal static Task ServeAsync(HttpContext context)
+    internal static Task ServeAsync(HttpContext context) => ServeAsync(context, read: null, OpenAiAnswerFormat.Instance);
+
+    /// <summary>
+    /// A chat call whose request comes from <paramref name="read"/> (another API's body, translated) and whose answer is
+    /// written by <paramref name="format"/>: the Anthropic Messages endpoint. Authenticated, authorised and rate-limited
+    /// by the caller's endpoint; reserved, routed, billed and logged here, like every call.
+    /// </summary>
+    internal static Task ServeAsync(HttpContext context, Func<GatewayOptions, Task<ChatRequest>>? read, IChatAnswerFormat format)
     {
         var services = context.RequestServices;
-        return HandleAsync(context, services.GetRequiredService<ChatRouter>(), services.GetRequiredService<ProviderSet>(),
+        return HandleCallAsync(context, services.GetRequiredService<ChatRouter>(), services.GetRequiredService<ProviderSet>(),
             services.GetRequiredService<TokenCounter>(), services.GetRequiredService<CreditLedger>(), services.GetRequiredService<TimeProvider>(),
-            services.GetRequiredService<IOptions<GatewayOptions>>(), services.GetRequiredService<GatewayMetrics>());
+            services.GetRequiredService<IOptions<GatewayOptions>>(), services.GetRequiredService<GatewayMetrics>(), read, format);
     }
 
-    private static async Task HandleAsync(HttpContext context, ChatRouter router, ProviderSet providers, TokenCounter tokens,
-        CreditLedger credits, TimeProvider time, IOptions<GatewayOptions> options, GatewayMetrics metrics)
+    private static Task HandleAsync(HttpContext context, ChatRouter router, ProviderSet providers, TokenCounter tokens,
+        CreditLedger credits, TimeProvider time, IOptions<GatewayOptions> options, GatewayMetrics metrics) =>
+        HandleCallAsync(context, router, providers, tokens, credits, time, options, metrics, read: null, OpenAiAnswerFormat.Instance);
+
+    private static async Task HandleCallAsync(HttpContext context, ChatRouter router, ProviderSet providers, TokenCounter tokens,
+        CreditLedger credits, TimeProvider time, IOptions<GatewayOptions> options, GatewayMetrics metrics,
+        Func<GatewayOptions, Task<ChatRequest>>? read, IChatAnswerFormat format)
     {
         // Measured once however it ends: answered, refused before the upstream, failed upstream, or left by the client.
         var measurement = GatewayMetrics.Start();
         try
         {
-            await AnswerAsync(context, measurement, router, providers, tokens, credits, time, options);
+            await AnswerAsync(context, measurement, router, providers, tokens, credits, time, options, read, format);
         }
         catch (Exception exception)
         {
@@ -66,11 +78,14 @@ internal static class ChatCompletionsApi
     }
 
     private static async Task AnswerAsync(HttpContext context, ChatMeasurement measurement, ChatRouter router, ProviderSet providers,
-        TokenCounter tokens, CreditLedger credits, TimeProvider time, IOptions<GatewayOptions> options)
+        TokenCounter tokens, CreditLedger credits, TimeProvider time, IOptions<GatewayOptions> options,
+        Func<GatewayOptions, Task<ChatRequest>>? read, IChatAnswerFormat format)
     {
         var started = measurement.Started;
         var key = context.GetApiKey();
-        var request = await ChatRequest.ReadAsync(context.Request, options.Value, context.RequestAborted);
+        var request = read is null
+            ? await ChatRequest.ReadAsync(context.Request, options.Value, context.RequestAborted)
+            : await read(options.Value);
         measurement.Requested(request.ModelIds[0], request.Stream);
         var models = router.ResolveModels(request, key);
         foreach (var model in models)
@@ -113,7 +128,10 @@ internal static class ChatCompletionsApi
             reservation = await ReserveAsync(counted.Value);
         }
 
-        var call = new Call(context, request, key, reservation, credits, Ids.Generation(), time, started, router, providers, tokens, promptTokens, measurement);
+        var call = new Call(context, request, key, reservation, credits, Ids.Generation(), time, started, router, providers, tokens, promptTokens, measurement)
+        {
+            Format = format,
+        };
         context.Response.Headers["X-Generation-Id"] = call.GenerationId;
         try
         {
@@ -200,6 +218,9 @@ internal static class ChatCompletionsApi
         public ProviderSet Providers { get; } = providers;
         public CancellationToken Aborted => Context.RequestAborted;
         public ChatMeasurement Measurement { get; } = measurement;
+
+        /// <summary>How the answer is written: OpenAI's format, or another API's.</summary>
+        public IChatAnswerFormat Format { get; init; } = OpenAiAnswerFormat.Instance;
 
         /// <summary>When the request arrived (<see cref="Stopwatch"/> timestamp).</summary>
         public long Started { get; } = started;
@@ -306,7 +327,7 @@ internal static class ChatCompletionsApi
         // Charged and recorded before the first byte of the answer leaves.
         var cost = await call.SettleAsync(result.Request, usage, StatusCodes.Status200OK, cancelled: false);
         answer["usage"] = usage.ToJson(cost);
-        await ChatResponses.WriteJsonAsync(call.Context.Response, answer, call.Aborted);
+        await call.Format.WriteCompletionAsync(call.Context.Response, answer, usage, call.Aborted);
     }
 
     private static string CompletionText(JsonObject answer)
@@ -407,7 +428,7 @@ internal static class ChatCompletionsApi
 
                     call.NoteFinish(choices[0] as JsonObject);
                     call.FirstTokenMs ??= (long)Stopwatch.GetElapsedTime(call.Started).TotalMilliseconds;
-                    await ChatResponses.WriteEventAsync(writer, chunk, call.Aborted);
+                    await call.Format.WriteChunkAsync(writer, chunk, usage, call.Aborted);
                     call.Measurement.FirstChunkWritten();
                 }
 
@@ -453,7 +474,8 @@ internal static class ChatCompletionsApi
         {
             // Part of the answer was delivered: it is charged, then the stream ends with the error event.
             await call.SettleAsync(answered, call.Estimate(model, text.ToString(), usage), failure.StatusCode, cancelled: false);
-            await ChatResponses.WriteEventAsync(writer, ChatResponses.ErrorEvent(call.GenerationId, model.Id, call.Created, failure, provider.Name), CancellationToken.None);
+            await call.Format.WriteErrorAsync(writer, ChatResponses.ErrorEvent(call.GenerationId, model.Id, call.Created, failure, provider.Name), failure,
+                CancellationToken.None);
             return;
         }
 
@@ -468,7 +490,8 @@ internal static class ChatCompletionsApi
         {
             var billing = new UpstreamException(500, "The answer could not be billed; it is incomplete", retryable: false);
             call.Measurement.Ended(billing.StatusCode, provider.Name, model.Id);
-            await ChatResponses.WriteEventAsync(writer, ChatResponses.ErrorEvent(call.GenerationId, model.Id, call.Created, billing, null), CancellationToken.None);
+            await call.Format.WriteErrorAsync(writer, ChatResponses.ErrorEvent(call.GenerationId, model.Id, call.Created, billing, null), billing,
+                CancellationToken.None);
             return;
         }
 
@@ -481,8 +504,7 @@ internal static class ChatCompletionsApi
             ["choices"] = new JsonArray(),
             ["usage"] = usage.ToJson(cost),
         };
-        await ChatResponses.WriteEventAsync(writer, last, call.Aborted);
-        await ChatResponses.WriteDoneAsync(writer, call.Aborted);
+        await call.Format.WriteEndAsync(writer, last, usage, call.Aborted);
 
         async Task<OpenStream> OpenAsync(ProviderRequest request, CancellationToken token)
         {
@@ -517,8 +539,9 @@ internal static class ChatCompletionsApi
     {
         if (context.Response.HasStarted && call is not null)
         {
-            await ChatResponses.WriteEventAsync(context.Response.BodyWriter,
-                ChatResponses.ErrorEvent(call.GenerationId, call.Request.ModelIds[0], call.Created, failure, failure.ProviderName), CancellationToken.None);
+            await call.Format.WriteErrorAsync(context.Response.BodyWriter,
+                ChatResponses.ErrorEvent(call.GenerationId, call.Request.ModelIds[0], call.Created, failure, failure.ProviderName), failure,
+                CancellationToken.None);
             return;
         }
 

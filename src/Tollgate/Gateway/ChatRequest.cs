@@ -27,12 +27,18 @@ internal sealed record ChatRequest(
     /// <summary>What the client asked of the model's reasoning; null when nothing.</summary>
     public ReasoningRequest? Reasoning { get; init; }
 
+    /// <summary>
+    /// The client's own Anthropic Messages body, when it came in through <c>/api/v1/messages</c>: an <c>anthropic</c>
+    /// upstream gets it as it is (only the model, the reserved cap and <c>stream</c> rewritten), so cache control,
+    /// thinking, tools and images reach it unchanged. Other upstreams get <see cref="Body"/>, its translation.
+    /// </summary>
+    public Providers.AnthropicPassthrough? Anthropic { get; init; }
+
     /// <summary>The completion cap on <paramref name="model"/>: what is reserved, per choice, and always sent upstream.</summary>
     public int CompletionCap(Models.ModelDefinition model) => MaxTokens ?? model.MaxCompletionTokens;
 
     public static async Task<ChatRequest> ReadAsync(HttpRequest request, GatewayOptions limits, CancellationToken cancellationToken)
     {
-        var maxFallbacks = limits.MaxFallbackModels;
         if (request.ContentLength == 0)
         {
             throw ApiException.BadRequest("The request body must be a JSON object with model and messages");
@@ -44,6 +50,13 @@ internal sealed record ChatRequest(
             throw ApiException.BadRequest("The request body must be a JSON object with model and messages");
         }
 
+        return FromBody(body, limits);
+    }
+
+    /// <summary>The request of a body already read (or translated from another format, like Anthropic's Messages API).</summary>
+    public static ChatRequest FromBody(JsonObject body, GatewayOptions limits)
+    {
+        var maxFallbacks = limits.MaxFallbackModels;
         var model = body["model"] is JsonValue m && m.TryGetValue<string>(out var id) && id.Trim().Length > 0
             ? id.Trim()
             : throw ApiException.BadRequest(body.ContainsKey("model") ? "model must be a string such as \"demo/echo\"" : "model is required", "model");

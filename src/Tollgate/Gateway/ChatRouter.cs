@@ -199,7 +199,7 @@ internal sealed partial class ChatRouter
         {
             var deployment = candidates[_attempt++ % candidates.Count];
             var provider = router._catalog.Providers[deployment.Provider];
-            var providerRequest = new ProviderRequest(request.Body, model, deployment, provider) { MaxTokens = request.CompletionCap(model), Reasoning = request.Reasoning };
+            var providerRequest = new ProviderRequest(request.Body, model, deployment, provider) { MaxTokens = request.CompletionCap(model), Reasoning = request.Reasoning, Anthropic = request.Anthropic };
             var cancellation = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
             cancellation.CancelAfter(provider.FirstByteTimeout);
             try

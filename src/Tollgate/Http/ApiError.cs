@@ -33,9 +33,32 @@ internal static class ApiError
 
         response.StatusCode = statusCode;
         response.ContentType = "application/json";
-        var body = Serialize(statusCode, message, metadata, includeRequestId ? RequestId.Get(context) : null, errorFields);
+        var body = Gateway.Messages.MessagesErrors.Applies(context)
+            ? SerializeAnthropic(statusCode, message, RequestId.Get(context))
+            : Serialize(statusCode, message, metadata, includeRequestId ? RequestId.Get(context) : null, errorFields);
         response.ContentLength = body.Length;
         return response.Body.WriteAsync(body).AsTask();
+    }
+
+    /// <summary>
+    /// Anthropic's error shape, for the Messages API: <c>{"type":"error","error":{"type":"not_found_error","message":"..."},"request_id":"..."}</c>.
+    /// </summary>
+    public static byte[] SerializeAnthropic(int statusCode, string message, string? requestId)
+    {
+        using var buffer = new MemoryStream(128);
+        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("type", "error");
+            writer.WriteStartObject("error");
+            writer.WriteString("type", Gateway.Messages.MessagesErrors.TypeFor(statusCode));
+            writer.WriteString("message", message);
+            writer.WriteEndObject();
+            writer.WriteString("request_id", requestId);
+            writer.WriteEndObject();
+        }
+
+        return buffer.ToArray();
     }
 
     /// <summary>The envelope as bytes; <paramref name="requestId"/> goes into metadata when given.</summary>

@@ -43,9 +43,15 @@ internal sealed record ProviderRequest(JsonObject Body, ModelDefinition Model, D
     /// <summary>What the client asked of the model's reasoning; null when nothing. Honoured only for models that reason.</summary>
     public Gateway.ReasoningRequest? Reasoning { get; init; }
 
+    /// <summary>The client's Anthropic body, for an <c>anthropic</c> upstream to take as it is; null for OpenAI-format requests.</summary>
+    public AnthropicPassthrough? Anthropic { get; init; }
+
     /// <summary>Reasoning is asked for and the model can do it.</summary>
     public bool Reasons => Reasoning is { Enabled: true } && Model.Reasoning;
 }
+
+/// <summary>An Anthropic Messages request as its client sent it, and its <c>anthropic-beta</c> header.</summary>
+internal sealed record AnthropicPassthrough(JsonObject Body, string? Beta);
 
 /// <summary>
 /// An upstream failure. <see cref="StatusCode"/> is the status Tollgate answers with (SPEC section 2:

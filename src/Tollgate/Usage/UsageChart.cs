@@ -258,7 +258,7 @@ internal static partial class UsageChart
     [GeneratedRegex("^[A-Za-z][A-Za-z0-9-]{0,39}$")]
     private static partial Regex SafeId();
 
-    /// <summary>Skia's clip-path ids (<c>id="cl_4"</c>, <c>url(#cl_4)</c>), which repeat from one chart to the next.</summary>
-    [GeneratedRegex("(id=\"|url\\(#)(cl_[0-9]+)")]
+    /// <summary>Skia's clip-path ids (<c>id="cl_4"</c>, <c>url(#cl_1f)</c>: a counter in hexadecimal), which repeat from one chart to the next.</summary>
+    [GeneratedRegex("(id=\"|url\\(#)(cl_[0-9A-Za-z]+)")]
     private static partial Regex ClipId();
 }

@@ -52,19 +52,9 @@ internal sealed class AnthropicProvider(
     private async Task<HttpResponseMessage> SendAsync(ProviderRequest request, bool stream, CancellationToken cancellationToken)
     {
         var provider = request.Provider;
-        JsonObject body;
-        try
-        {
-            // Reasoning becomes thinking only for a model that reasons; for the rest it is dropped, never an error.
-            int? thinking = request.Reasons
-                ? AnthropicTranslator.ThinkingBudget(request.Body, request.Reasoning!, request.MaxTokens, gateway.Value.ReasoningEffort)
-                : null;
-            body = AnthropicTranslator.ToAnthropicRequest(request.Body, request.Deployment.Model, request.Model.MaxCompletionTokens, thinking);
-        }
-        catch (ArgumentException exception)
-        {
-            throw ApiException.BadRequest(exception.Message.Split(" (Parameter", 2)[0], exception.ParamName ?? "messages");
-        }
+        // A Messages request from an Anthropic client is passed on as it is, with this deployment's model and the reserved cap.
+        var body = request.Anthropic is { } native ? (JsonObject)native.Body.DeepClone() : Translate(request);
+        body["model"] = request.Deployment.Model;
 
         // The cap that was reserved, whichever of max_tokens and max_completion_tokens carried it.
         body["max_tokens"] = request.MaxTokens;
@@ -72,6 +62,10 @@ internal sealed class AnthropicProvider(
         var baseUrl = provider.BaseUrl!.TrimEnd('/');
         using var message = new HttpRequestMessage(HttpMethod.Post, baseUrl.EndsWith("/v1", StringComparison.Ordinal) ? baseUrl + "/messages" : baseUrl + "/v1/messages");
         message.Headers.TryAddWithoutValidation("anthropic-version", provider.AnthropicVersion);
+        if (request.Anthropic?.Beta is { Length: > 0 } beta)
+        {
+            message.Headers.TryAddWithoutValidation("anthropic-beta", beta);
+        }
         if (!string.IsNullOrEmpty(provider.ApiKey))
         {
             message.Headers.TryAddWithoutValidation("x-api-key", provider.ApiKey);
@@ -84,6 +78,22 @@ internal sealed class AnthropicProvider(
             var (mapped, text) = AnthropicTranslator.MapError(status, raw);
             return new UpstreamException(mapped, $"{provider.Name}: {redactor.Redact(text)}", retryable: status is 408 or 429 or >= 500, raw);
         }, cancellationToken);
+    }
+
+    private JsonObject Translate(ProviderRequest request)
+    {
+        try
+        {
+            // Reasoning becomes thinking only for a model that reasons; for the rest it is dropped, never an error.
+            int? thinking = request.Reasons
+                ? AnthropicTranslator.ThinkingBudget(request.Body, request.Reasoning!, request.MaxTokens, gateway.Value.ReasoningEffort)
+                : null;
+            return AnthropicTranslator.ToAnthropicRequest(request.Body, request.Deployment.Model, request.Model.MaxCompletionTokens, thinking);
+        }
+        catch (ArgumentException exception)
+        {
+            throw ApiException.BadRequest(exception.Message.Split(" (Parameter", 2)[0], exception.ParamName ?? "messages");
+        }
     }
 
     private async IAsyncEnumerable<JsonObject> ReadChunksAsync(
