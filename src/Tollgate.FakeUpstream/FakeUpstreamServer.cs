@@ -75,6 +75,7 @@ internal sealed class FakeUpstreamServer : IAsyncDisposable
 
         app.MapPost("/v1/chat/completions", chat.OpenAiAsync);
         app.MapPost("/v1/messages", chat.AnthropicAsync);
+        app.MapPost("/v1/embeddings", chat.EmbeddingsAsync);
         app.MapGet("/v1/models", context => ModelList.WriteAsync(context, chat, options));
         app.MapGet("/healthz", context =>
         {

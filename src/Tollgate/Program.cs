@@ -79,6 +79,7 @@ try
     app.MapModelsApi();
     app.MapChatCompletionsApi();
     app.MapMessagesApi();
+    app.MapEmbeddingsApi();
     app.MapUsageApi();
     app.MapCreditsApi();
     app.MapMetrics();

@@ -28,6 +28,68 @@ internal sealed class ChatHandler(FakeUpstreamOptions options, RequestLog log)
 
     public Task AnthropicAsync(HttpContext context) => HandleAsync(context, WireFormat.Anthropic);
 
+    /// <summary>
+    /// OpenAI's <c>POST /v1/embeddings</c>: a vector of <c>dimensions</c> (8 by default) per input, the same for the same
+    /// text, base64 when asked, and usage counting one token per four characters (at least one per input).
+    /// </summary>
+    public async Task EmbeddingsAsync(HttpContext context)
+    {
+        using var reader = new StreamReader(context.Request.Body);
+        var body = await reader.ReadToEndAsync(context.RequestAborted);
+        System.Text.Json.Nodes.JsonObject? request;
+        try
+        {
+            request = System.Text.Json.Nodes.JsonNode.Parse(body) as System.Text.Json.Nodes.JsonObject;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            request = null;
+        }
+
+        var model = request?["model"]?.GetValue<string>();
+        if (options.RecordRequests)
+        {
+            log.Add(Received(context, model, body));
+        }
+
+        var inputs = request?["input"] switch
+        {
+            System.Text.Json.Nodes.JsonArray list => list.Select(i => i?.GetValue<string>() ?? "").ToArray(),
+            System.Text.Json.Nodes.JsonValue one => [one.GetValue<string>()],
+            _ => null,
+        };
+        if (model is null || inputs is null)
+        {
+            context.Response.StatusCode = 400;
+            await context.Response.WriteAsJsonAsync(new { error = new { message = "model and input are required", type = "invalid_request_error" } });
+            return;
+        }
+
+        var dimensions = request!["dimensions"]?.GetValue<int>() ?? 8;
+        var base64 = request["encoding_format"]?.GetValue<string>() == "base64";
+        var data = new System.Text.Json.Nodes.JsonArray();
+        var tokens = 0;
+        for (var i = 0; i < inputs.Length; i++)
+        {
+            tokens += Math.Max(1, inputs[i].Length / 4);
+            var seed = inputs[i].Aggregate(17, (h, c) => unchecked(h * 31 + c));
+            var vector = Enumerable.Range(0, dimensions).Select(d => (float)Math.Sin(seed + d)).ToArray();
+            System.Text.Json.Nodes.JsonNode embedding = base64
+                ? Convert.ToBase64String(System.Runtime.InteropServices.MemoryMarshal.AsBytes(vector.AsSpan()))
+                : new System.Text.Json.Nodes.JsonArray([.. vector.Select(v => (System.Text.Json.Nodes.JsonNode)v)]);
+            data.Add(new System.Text.Json.Nodes.JsonObject { ["object"] = "embedding", ["index"] = i, ["embedding"] = embedding });
+        }
+
+        context.Response.ContentType = "application/json";
+        await context.Response.WriteAsync(new System.Text.Json.Nodes.JsonObject
+        {
+            ["object"] = "list",
+            ["data"] = data,
+            ["model"] = model,
+            ["usage"] = new System.Text.Json.Nodes.JsonObject { ["prompt_tokens"] = tokens, ["total_tokens"] = tokens },
+        }.ToJsonString());
+    }
+
     /// <summary>Records a request that has no body worth reading (GET endpoints).</summary>
     public void Record(HttpContext context)
     {

@@ -90,6 +90,11 @@ internal static class ChatCompletionsApi
         var models = router.ResolveModels(request, key);
         foreach (var model in models)
         {
+            if (model.Embeddings)
+            {
+                throw ApiException.BadRequest($"{model.Id} is an embedding model: it answers POST /api/v1/embeddings", "model");
+            }
+
             if (request.MaxTokens > model.MaxCompletionTokens)
             {
                 throw ApiException.BadRequest(

@@ -70,7 +70,8 @@ internal sealed class CatalogOptions
                 yield return $"{at}:MaxImageTokens must be between 1 and 1000000";
             }
 
-            if (model.Prices.Prompt < 0 || model.Prices.Completion < 0 || model.Prices.InputCacheRead < 0 || model.Prices.InputCacheWrite < 0)
+            if (model.Prices.Prompt < 0 || model.Prices.Completion < 0 || model.Prices.InputCacheRead < 0 || model.Prices.InputCacheWrite < 0 ||
+                model.Prices.Embedding < 0)
             {
                 yield return $"{at}:Pricing prices must not be negative";
             }
@@ -97,6 +98,11 @@ internal sealed class CatalogOptions
                 {
                     yield return $"{at}:Deployments:{d}:Weight must be at least 1";
                 }
+
+                if (model.Embeddings && Providers.TryGetValue(deployment.Provider, out var host) && host.Type == "anthropic")
+                {
+                    yield return $"{at}:Deployments:{d}:Provider '{deployment.Provider}' is an anthropic provider, which makes no embeddings";
+                }
             }
         }
     }
@@ -106,6 +112,12 @@ internal sealed class CatalogOptions
 internal sealed class DemoSettings
 {
     public const string ModelId = "demo/echo";
+
+    /// <summary>The built-in embedding model: deterministic vectors, offline.</summary>
+    public const string EmbeddingModelId = "demo/embed";
+
+    /// <summary>The length of <see cref="EmbeddingModelId"/>'s vectors when the request does not ask for <c>dimensions</c>.</summary>
+    public const int EmbeddingDimensions = 256;
 
     /// <summary>Adds the <c>demo</c> provider and the <c>demo/echo</c> model (on by default).</summary>
     public bool Enabled { get; set; } = true;
@@ -159,6 +171,22 @@ internal sealed class ModelCatalog
                 MaxCompletionTokens = 1024,
                 Pricing = new ModelPricing { Prompt = 0.000001m, Completion = 0.000002m, InputCacheRead = 0m },
                 Deployments = [new DeploymentDefinition { Provider = "demo", Model = "echo" }],
+            });
+        }
+
+        if (!options.Models.Any(m => string.Equals(m.Id, DemoSettings.EmbeddingModelId, StringComparison.OrdinalIgnoreCase)))
+        {
+            options.Models.Insert(1, new ModelDefinition
+            {
+                Id = DemoSettings.EmbeddingModelId,
+                Name = "Tollgate demo embeddings (offline)",
+                Description = "Built-in demo embedding model, not a real one: deterministic unit vectors (the same text, the same vector), " +
+                    $"{DemoSettings.EmbeddingDimensions} dimensions unless asked for others, so embeddings and their billing can be tried offline.",
+                ContextLength = 8192,
+                MaxCompletionTokens = 1,
+                Embeddings = true,
+                Pricing = new ModelPricing { Prompt = 0.00000002m, Embedding = 0.00000002m },
+                Deployments = [new DeploymentDefinition { Provider = "demo", Model = "embed" }],
             });
         }
     }

@@ -64,6 +64,12 @@ internal sealed class ModelDefinition
     /// </summary>
     public bool Reasoning { get; set; }
 
+    /// <summary>
+    /// The model makes embeddings (<c>POST /api/v1/embeddings</c>, billed per input token at <see cref="ModelPricing.Embedding"/>)
+    /// instead of chat completions. Its deployments must be on <c>openai</c> or <c>demo</c> providers.
+    /// </summary>
+    public bool Embeddings { get; set; }
+
     /// <summary>The model's prices; null when none are configured (the model is unpriced: calls cost nothing, and the dashboard says "unpriced", never $0).</summary>
     public ModelPricing? Pricing { get; set; }
 
@@ -87,6 +93,12 @@ internal sealed class ModelPricing
     public decimal Completion { get; set; }
 
     public decimal InputCacheRead { get; set; }
+
+    /// <summary>USD per input token of an embedding model; unset (0): the <see cref="Prompt"/> price.</summary>
+    public decimal Embedding { get; set; }
+
+    /// <summary>The price of an embedded token, as billed.</summary>
+    internal decimal EmbeddingPrice => Embedding > 0 ? Embedding : Prompt;
 
     /// <summary>
     /// Prompt tokens written to the provider's cache (Anthropic's <c>cache_creation_input_tokens</c>,

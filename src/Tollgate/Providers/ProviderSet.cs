@@ -15,6 +15,9 @@ internal sealed class ProviderSet(OpenAiProvider openAi, AnthropicProvider anthr
         "demo" => demo,
         _ => throw new InvalidOperationException($"Unknown provider type '{provider.Type}'"),
     };
+
+    /// <summary>The provider's embeddings; null for a type that makes none (anthropic).</summary>
+    public IEmbeddingProvider? EmbeddingsFor(ProviderSettings provider) => For(provider) as IEmbeddingProvider;
 }
 
 internal static class ProvidersExtensions

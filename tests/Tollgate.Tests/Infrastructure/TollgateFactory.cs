@@ -97,6 +97,10 @@ public class TollgateFactory : WebApplicationFactory<Program>
     public OpenAI.Chat.ChatClient OpenAiChat(string secret, string model) =>
         new(model, new System.ClientModel.ApiKeyCredential(secret), new OpenAI.OpenAIClientOptions { Endpoint = new Uri(Address, "/api/v1") });
 
+    /// <summary>An OpenAI SDK embeddings client pointed at this Tollgate.</summary>
+    public OpenAI.Embeddings.EmbeddingClient OpenAiEmbeddings(string secret, string model) =>
+        new(model, new System.ClientModel.ApiKeyCredential(secret), new OpenAI.OpenAIClientOptions { Endpoint = new Uri(Address, "/api/v1") });
+
     /// <summary>An HTTP client for the real server, sending <paramref name="secret"/> as the Bearer key.</summary>
     public HttpClient Client(string? secret = null)
     {

@@ -14,8 +14,62 @@ namespace Tollgate.Providers.Demo;
 /// refuses a prompt longer than its context window and stops at <c>max_tokens</c>, so the work an
 /// answer costs is bounded whatever the prompt, and it stops when the client leaves.
 /// </summary>
-internal sealed class DemoProvider(TokenCounter tokens, TimeProvider time, IOptions<CatalogOptions> options) : IChatProvider
+internal sealed class DemoProvider(TokenCounter tokens, TimeProvider time, IOptions<CatalogOptions> options) : IChatProvider, IEmbeddingProvider
 {
+    /// <summary>
+    /// Deterministic unit vectors: each input's SHA-256 seeds its numbers, so the same text always gets the same vector.
+    /// <c>dimensions</c> sets the length (<see cref="DemoSettings.EmbeddingDimensions"/> by default), and
+    /// <c>encoding_format: base64</c> gives little-endian float32 bytes, as OpenAI's API does.
+    /// </summary>
+    public Task<JsonObject> EmbedAsync(ProviderRequest request, CancellationToken cancellationToken)
+    {
+        var body = request.Body;
+        var inputs = body["input"] is JsonArray list ? list.Select(i => (string)i!).ToArray() : [(string)body["input"]!];
+        var dimensions = body["dimensions"] is JsonValue d && d.TryGetValue<int>(out var n) ? n : DemoSettings.EmbeddingDimensions;
+        var base64 = body["encoding_format"] is JsonValue f && f.TryGetValue<string>(out var format) && format == "base64";
+        var data = new JsonArray();
+        var promptTokens = 0;
+        for (var i = 0; i < inputs.Length; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            promptTokens += tokens.Count(inputs[i], cancellationToken);
+            var vector = Vector(inputs[i], dimensions);
+            JsonNode embedding = base64
+                ? Convert.ToBase64String(System.Runtime.InteropServices.MemoryMarshal.AsBytes(vector.AsSpan()))
+                : new JsonArray([.. vector.Select(x => (JsonNode)x)]);
+            data.Add(new JsonObject { ["object"] = "embedding", ["index"] = i, ["embedding"] = embedding });
+        }
+
+        return Task.FromResult(new JsonObject
+        {
+            ["object"] = "list",
+            ["data"] = data,
+            ["model"] = request.Deployment.Model,
+            ["usage"] = new JsonObject { ["prompt_tokens"] = promptTokens, ["total_tokens"] = promptTokens },
+        });
+    }
+
+    private static float[] Vector(string text, int dimensions)
+    {
+        var seed = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text));
+        var random = new Random(BitConverter.ToInt32(seed, 0) ^ BitConverter.ToInt32(seed, 4));
+        var vector = new float[dimensions];
+        double length = 0;
+        for (var i = 0; i < dimensions; i++)
+        {
+            vector[i] = (float)(random.NextDouble() * 2 - 1);
+            length += vector[i] * vector[i];
+        }
+
+        var scale = (float)(1 / Math.Sqrt(length));
+        for (var i = 0; i < dimensions; i++)
+        {
+            vector[i] *= scale;
+        }
+
+        return vector;
+    }
+
     public const string Preface = "Hello from Tollgate's offline demo model. You said:";
 
     public Task<JsonObject> CompleteAsync(ProviderRequest request, CancellationToken cancellationToken)

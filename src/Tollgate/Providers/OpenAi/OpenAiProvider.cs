@@ -13,8 +13,40 @@ namespace Tollgate.Providers.OpenAi;
 /// <c>stream_options.include_usage</c> switched on for streams. The stream is read event by
 /// event as it arrives.
 /// </summary>
-internal sealed class OpenAiProvider(UpstreamClients clients, UpstreamRedactor redactor) : IChatProvider
+internal sealed class OpenAiProvider(UpstreamClients clients, UpstreamRedactor redactor) : IChatProvider, IEmbeddingProvider
 {
+    /// <summary><c>POST {BaseUrl}/embeddings</c> with the client's body and the deployment's model.</summary>
+    public async Task<JsonObject> EmbedAsync(ProviderRequest request, CancellationToken cancellationToken)
+    {
+        var provider = request.Provider;
+        var body = (JsonObject)request.Body.DeepClone();
+        body["model"] = request.Deployment.Model;
+        using var message = new HttpRequestMessage(HttpMethod.Post, provider.BaseUrl!.TrimEnd('/') + "/embeddings");
+        message.Headers.Accept.ParseAdd("application/json");
+        if (!string.IsNullOrEmpty(provider.ApiKey))
+        {
+            message.Headers.Authorization = new AuthenticationHeaderValue("Bearer", provider.ApiKey);
+        }
+
+        using var response = await clients.SendJsonAsync(provider, message, UpstreamClients.Utf8(body),
+            failed => UpstreamErrors.FromResponseAsync(failed, provider.Name, redactor, cancellationToken), cancellationToken);
+        try
+        {
+            await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+            return await JsonNode.ParseAsync(stream, cancellationToken: cancellationToken) is JsonObject { } answer && answer["data"] is JsonArray
+                ? answer
+                : throw new JsonException("not a list of embeddings");
+        }
+        catch (JsonException)
+        {
+            throw new UpstreamException(502, $"{provider.Name} answered with something that is not a list of embeddings", retryable: true);
+        }
+        catch (Exception exception) when (exception is IOException or HttpRequestException)
+        {
+            throw UpstreamErrors.FromTransport(exception, provider.Name);
+        }
+    }
+
     public async Task<JsonObject> CompleteAsync(ProviderRequest request, CancellationToken cancellationToken)
     {
         using var response = await SendAsync(request, stream: false, cancellationToken);
