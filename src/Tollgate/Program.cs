@@ -63,6 +63,9 @@ try
     // The gateway: model catalogue, providers (openai, anthropic, demo), routing and retries
     builder.AddGateway();
 
+    // The OpenAPI document at /openapi/v1.json and the interactive reference at /docs
+    builder.AddApiDocumentation();
+
     // Prometheus metrics at /metrics: chat requests by status, upstream latency, time to first token, tokens, cost, added latency
     builder.AddMetrics();
 
@@ -83,6 +86,7 @@ try
     app.MapUsageApi();
     app.MapCreditsApi();
     app.MapMetrics();
+    app.MapApiDocumentation();
     app.MapDashboard();
 
     app.Lifetime.ApplicationStarted.Register(() => FirstRun.PrintWelcome(app));

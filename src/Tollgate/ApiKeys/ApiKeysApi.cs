@@ -14,12 +14,12 @@ internal static class ApiKeysApi
     public static IEndpointRouteBuilder MapApiKeysApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/api/v1/api-keys");
-        group.MapGet("/", ListAsync).RequireScope(ApiKeyScopes.KeysRead);
-        group.MapPost("/", CreateAsync).RequireScope(ApiKeyScopes.KeysWrite);
-        group.MapGet("/{id}", GetAsync).RequireScope(ApiKeyScopes.KeysRead);
-        group.MapPatch("/{id}", UpdateAsync).RequireScope(ApiKeyScopes.KeysWrite);
-        group.MapDelete("/{id}", DeleteAsync).RequireScope(ApiKeyScopes.KeysWrite);
-        group.MapPost("/{id}/rotate", RotateAsync).RequireScope(ApiKeyScopes.KeysWrite);
+        group.MapGet("/", ListAsync).RequireScope(ApiKeyScopes.KeysRead).Produces<KeyListResponse>().WithSummary("The account's keys.");
+        group.MapPost("/", CreateAsync).RequireScope(ApiKeyScopes.KeysWrite).Produces<KeyWithSecretResponse>(StatusCodes.Status201Created).WithSummary("Create a key: its secret is in the answer, once.");
+        group.MapGet("/{id}", GetAsync).RequireScope(ApiKeyScopes.KeysRead).Produces<KeyResponse>().WithSummary("One key.");
+        group.MapPatch("/{id}", UpdateAsync).RequireScope(ApiKeyScopes.KeysWrite).Produces<KeyResponse>().WithSummary("Change a key's name, limit, models, scopes, expiry or status.");
+        group.MapDelete("/{id}", DeleteAsync).RequireScope(ApiKeyScopes.KeysWrite).Produces<KeyDeletedResponse>().WithSummary("Delete a key: refused from the next request.");
+        group.MapPost("/{id}/rotate", RotateAsync).RequireScope(ApiKeyScopes.KeysWrite).Produces<KeyWithSecretResponse>().WithSummary("A new secret for a key; the old one keeps working for the grace period.");
         return app;
     }
 

@@ -11,9 +11,9 @@ internal static partial class CreditsApi
 {
     public static IEndpointRouteBuilder MapCreditsApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/v1/credits", GetCreditsAsync).RequireScope(ApiKeyScopes.UsageRead);
+        app.MapGet("/api/v1/credits", GetCreditsAsync).RequireScope(ApiKeyScopes.UsageRead).Produces<CreditsResponse>().WithSummary("The account's credits and usage, in USD.");
         // Minting credits needs the admin scope, which keys:write never implies, and an owner or admin account.
-        app.MapPost("/api/v1/admin/credits", GrantAsync).RequireScope(ApiKeyScopes.Admin);
+        app.MapPost("/api/v1/admin/credits", GrantAsync).RequireScope(ApiKeyScopes.Admin).Produces<GrantResponse>().WithSummary("Grant (or, negative, adjust) an account's credits, with a note.");
         return app;
     }
 

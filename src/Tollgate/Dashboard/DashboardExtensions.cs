@@ -122,7 +122,9 @@ internal static class DashboardExtensions
                 {
                     var response = ((HttpContext)state).Response;
                     var headers = response.Headers;
-                    headers.ContentSecurityPolicy = SecurityHeaders.ContentSecurityPolicy;
+                    headers.ContentSecurityPolicy = response.HttpContext.Request.Path.StartsWithSegments(Http.ApiDocumentation.ReferencePath)
+                        ? SecurityHeaders.ReferencePolicy
+                        : SecurityHeaders.ContentSecurityPolicy;
                     headers.XContentTypeOptions = "nosniff";
                     headers.XFrameOptions = "DENY";
                     headers["Referrer-Policy"] = "same-origin";
@@ -148,4 +150,12 @@ internal static class SecurityHeaders
     public const string ContentSecurityPolicy =
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; " +
         "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+    /// <summary>
+    /// The API reference at <c>/docs</c> (Scalar) starts with an inline module script and inline styles; it shows no private
+    /// data, and still loads nothing from another origin.
+    /// </summary>
+    public const string ReferencePolicy =
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; " +
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 }

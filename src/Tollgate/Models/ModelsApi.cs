@@ -20,10 +20,10 @@ internal static class ModelsApi
 
     public static IEndpointRouteBuilder MapModelsApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/v1/models", ListAsync).AllowAnonymous();
+        app.MapGet("/api/v1/models", ListAsync).AllowAnonymous().Produces<ModelListResponse>().WithSummary("The model catalogue (with a key: the models it may use).");
 
         // Model ids hold a slash: the OpenAI SDKs send it encoded (models/demo%2Fecho), curl users plain (models/demo/echo).
-        app.MapGet("/api/v1/models/{**id}", GetAsync).AllowAnonymous();
+        app.MapGet("/api/v1/models/{**id}", GetAsync).AllowAnonymous().Produces<ModelDto>().WithSummary("One model; its id's slash plain or encoded.");
         return app;
     }
 

@@ -28,10 +28,10 @@ internal static class UsageApi
         // Any valid key may read itself: no scope, but the key must authenticate.
         app.MapGet("/api/v1/key", GetKeyAsync).RequireAuthorization(policy => policy
             .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName)
-            .RequireAuthenticatedUser());
-        app.MapGet("/api/v1/generation", GetGenerationAsync).RequireScope(ApiKeyScopes.UsageRead);
-        app.MapGet("/api/v1/generations", GetGenerationsAsync).RequireScope(ApiKeyScopes.UsageRead);
-        app.MapGet("/api/v1/usage", GetUsageAsync).RequireScope(ApiKeyScopes.UsageRead);
+            .RequireAuthenticatedUser()).Produces<CurrentKeyResponse>().WithSummary("The calling key: its limit, spend and rate limit.");
+        app.MapGet("/api/v1/generation", GetGenerationAsync).RequireScope(ApiKeyScopes.UsageRead).Produces<GenerationResponse>().WithSummary("One call's usage record, by its generation id.");
+        app.MapGet("/api/v1/generations", GetGenerationsAsync).RequireScope(ApiKeyScopes.UsageRead).Produces<GenerationsResponse>().WithSummary("The calls, newest first, a page at a time (cursor), filtered by key, model, app and time.");
+        app.MapGet("/api/v1/usage", GetUsageAsync).RequireScope(ApiKeyScopes.UsageRead).Produces<UsageResponse>().WithSummary("Usage aggregated by day, and by model, key or app.");
         return app;
     }
 
