@@ -33,6 +33,7 @@ internal static class MessagesApi
         return ChatCompletionsApi.ServeAsync(context, async options =>
         {
             var body = await MessagesRequest.ReadAsync(context.Request, context.RequestAborted);
+            MessagesRequest.Sanitise(body);
             var translated = MessagesRequest.ToOpenAi(body, requireMaxTokens: true, out var unsupported);
 
             // A block only Anthropic understands is refused, naming it, for a model another kind of upstream may answer.

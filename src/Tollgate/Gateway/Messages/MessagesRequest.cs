@@ -284,6 +284,80 @@ internal static class MessagesRequest
 
     private static ApiException Bad(string message, string field = "messages") => ApiException.BadRequest(message, field);
 
+    /// <summary>
+    /// Fields with which Anthropic bills more than the tokens Tollgate prices: a faster or priority tier, a data-residency
+    /// premium, code-execution containers, MCP servers. Refused, naming the field, rather than spent unreserved.
+    /// </summary>
+    private static readonly (string Field, string? Allowed)[] UnpricedFields =
+        [("service_tier", "standard_only"), ("speed", "standard"), ("inference_geo", null), ("container", null), ("mcp_servers", null)];
+
+    /// <summary>Client-executed tools of Anthropic's (their use costs tokens only); every other typed tool is a server tool.</summary>
+    private static readonly string[] ClientToolTypes = ["bash_", "text_editor_", "computer_", "memory_", "custom"];
+
+    /// <summary>
+    /// Makes the client's body safe to pass on: refuses what Anthropic would bill beyond the priced tokens (the fields above,
+    /// and server tools such as web search, web fetch and code execution, billed per use), and drops every
+    /// <c>cache_control.ttl</c>, so a cache write is the 5-minute kind the prices count (a 1-hour write costs twice the prompt price).
+    /// </summary>
+    public static void Sanitise(JsonObject body)
+    {
+        foreach (var (field, allowed) in UnpricedFields)
+        {
+            if (body[field] is { } value && value.GetValueKind() != JsonValueKind.Null && (allowed is null || Text(value) != allowed))
+            {
+                throw Bad($"{field} changes what Anthropic bills beyond the tokens this Tollgate prices; leave it out", field);
+            }
+        }
+
+        if (body["tools"] is JsonArray tools)
+        {
+            for (var i = 0; i < tools.Count; i++)
+            {
+                if (tools[i] is JsonObject tool && tool["input_schema"] is null && Text(tool["type"]) is { } type &&
+                    !ClientToolTypes.Any(prefix => type.StartsWith(prefix, StringComparison.Ordinal)))
+                {
+                    throw Bad($"tools[{i}]: {type} is a server tool, which Anthropic bills per use beyond tokens; this Tollgate cannot price it", "tools");
+                }
+            }
+        }
+
+        DropCacheTtl(body, 0);
+    }
+
+    private static void DropCacheTtl(JsonNode? node, int depth)
+    {
+        if (depth > MaxDepth)
+        {
+            return;
+        }
+
+        switch (node)
+        {
+            case JsonObject o:
+                if (o["cache_control"] is JsonObject cache)
+                {
+                    cache.Remove("ttl");
+                }
+
+                foreach (var (_, child) in o)
+                {
+                    if (child is JsonObject or JsonArray)
+                    {
+                        DropCacheTtl(child, depth + 1);
+                    }
+                }
+
+                break;
+            case JsonArray a:
+                foreach (var child in a)
+                {
+                    DropCacheTtl(child, depth + 1);
+                }
+
+                break;
+        }
+    }
+
     /// <summary>The body of a Messages request, as read from the client (a JSON object, bounded in depth).</summary>
     public static async Task<JsonObject> ReadAsync(HttpRequest request, CancellationToken cancellationToken)
     {

@@ -157,9 +157,37 @@ public sealed class MessagesApiTests(MessagesFixture fixture) : IClassFixture<Me
         var expected = JsonNode.Parse(body)!.AsObject();
         expected["model"] = "claude-msg";
         expected["stream"] = false;
+        expected["messages"]![0]!["content"]![0]!["cache_control"]!.AsObject().Remove("ttl"); // a 1-hour write costs more than the prices count
         Assert.True(JsonNode.DeepEquals(expected, sent), sent.ToJsonString());
         Assert.Equal("interleaved-thinking-2025-05-14", received.Headers["anthropic-beta"]);
         Assert.Equal("sk-upstream-messages", received.Headers["x-api-key"]); // the operator's key, never the client's
+    }
+
+    [Theory]
+    [InlineData("\"service_tier\":\"auto\"", "service_tier")]
+    [InlineData("\"speed\":\"fast\"", "speed")]
+    [InlineData("\"inference_geo\":\"us\"", "inference_geo")]
+    [InlineData("\"container\":\"container_1\"", "container")]
+    [InlineData("\"mcp_servers\":[{\"type\":\"url\",\"url\":\"https://mcp.example.com\",\"name\":\"x\"}]", "mcp_servers")]
+    [InlineData("\"tools\":[{\"type\":\"web_search_20250305\",\"name\":\"web_search\",\"max_uses\":50}]", "web_search_20250305")]
+    [InlineData("\"tools\":[{\"type\":\"code_execution_20250825\",\"name\":\"code_execution\"}]", "code_execution_20250825")]
+    public async Task FieldsAnthropicBillsBeyondTokens_AreRefused_BeforeTheUpstream(string field, string named)
+    {
+        var (accountId, secret) = await fixture.AccountAsync();
+        var before = fixture.RequestsFor("claude-msg").Count;
+        using var http = fixture.Tollgate.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/messages")
+        {
+            Content = Json.Body($$"""{"model":"fake/claude","max_tokens":100,{{field}},"messages":[{"role":"user","content":"hi"}]}"""),
+        };
+        request.Headers.Add("x-api-key", secret);
+        using var response = await http.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        using var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
+        Assert.Contains(named, error.RootElement.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(before, fixture.RequestsFor("claude-msg").Count);
+        Assert.Equal(0, (await fixture.Tollgate.Service<IBillingStore>().GetCreditsAsync(accountId, Ct)).UsageNanos);
     }
 
     [Fact]
