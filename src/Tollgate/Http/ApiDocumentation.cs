@@ -16,6 +16,9 @@ namespace Tollgate.Http;
 internal static class ApiDocumentation
 {
     public const string DocumentPath = "/openapi/v1.json";
+
+    /// <summary>The same document as OpenAPI 3.0.</summary>
+    public const string Document30Path = "/openapi/v1-openapi3.0.json";
     public const string ReferencePath = "/docs";
 
     public static WebApplicationBuilder AddApiDocumentation(this WebApplicationBuilder builder)
@@ -30,36 +33,13 @@ internal static class ApiDocumentation
             json.SerializerOptions.TypeInfoResolverChain.Insert(0, Models.ModelsJsonContext.Default);
             json.SerializerOptions.TypeInfoResolverChain.Insert(0, Usage.UsageJsonContext.Default);
         });
-        builder.Services.AddOpenApi("v1", options =>
-        {
-            options.OpenApiVersion = OpenApiSpecVersion.OpenApi3_1;
-            options.ShouldInclude = description => description.RelativePath is { } path &&
-                (path.StartsWith("api/v1/", StringComparison.Ordinal) || path is "healthz" or "readyz" or "metrics");
-            options.AddDocumentTransformer((document, _, _) =>
-            {
-                Describe(document);
-                return Task.CompletedTask;
-            });
-            options.AddSchemaTransformer((schema, context, _) =>
-            {
-                // A property left out when null (JsonIgnore WhenWritingNull) is not required, whatever the constructor says.
-                if (context.JsonPropertyInfo is null && context.JsonTypeInfo.Kind == System.Text.Json.Serialization.Metadata.JsonTypeInfoKind.Object &&
-                    schema.Required is { Count: > 0 } required)
-                {
-                    foreach (var property in context.JsonTypeInfo.Properties.Where(p => p.ShouldSerialize is not null))
-                    {
-                        required.Remove(property.Name);
-                    }
-                }
 
-                return Task.CompletedTask;
-            });
-            options.AddOperationTransformer((operation, context, _) =>
-            {
-                Describe(operation, context);
-                return Task.CompletedTask;
-            });
-        });
+        // The same document twice: OpenAPI 3.1 (the default, what /docs reads) and 3.0, for client generators that read only 3.0.
+        foreach (var (name, version) in new[] { ("v1", OpenApiSpecVersion.OpenApi3_1), ("v1-openapi3.0", OpenApiSpecVersion.OpenApi3_0) })
+        {
+            builder.Services.AddOpenApi(name, options => Configure(options, version));
+        }
+
         return builder;
     }
 
@@ -71,6 +51,37 @@ internal static class ApiDocumentation
             .WithOpenApiRoutePattern(DocumentPath)
             .WithDefaultHttpClient(ScalarTarget.Shell, ScalarClient.Curl));
         return app;
+    }
+
+    private static void Configure(OpenApiOptions options, OpenApiSpecVersion version)
+    {
+        options.OpenApiVersion = version;
+        options.ShouldInclude = description => description.RelativePath is { } path &&
+            (path.StartsWith("api/v1/", StringComparison.Ordinal) || path is "healthz" or "readyz" or "metrics");
+        options.AddDocumentTransformer((document, _, _) =>
+        {
+            Describe(document);
+            return Task.CompletedTask;
+        });
+        options.AddSchemaTransformer((schema, context, _) =>
+        {
+            // A property left out when null (JsonIgnore WhenWritingNull) is not required, whatever the constructor says.
+            if (context.JsonPropertyInfo is null && context.JsonTypeInfo.Kind == System.Text.Json.Serialization.Metadata.JsonTypeInfoKind.Object &&
+                schema.Required is { Count: > 0 } required)
+            {
+                foreach (var property in context.JsonTypeInfo.Properties.Where(p => p.ShouldSerialize is not null))
+                {
+                    required.Remove(property.Name);
+                }
+            }
+
+            return Task.CompletedTask;
+        });
+        options.AddOperationTransformer((operation, context, _) =>
+        {
+            Describe(operation, context);
+            return Task.CompletedTask;
+        });
     }
 
     private static void Describe(OpenApiDocument document)

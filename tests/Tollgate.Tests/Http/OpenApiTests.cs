@@ -72,6 +72,19 @@ public sealed class OpenApiTests(Browser browser) : IDisposable
     }
 
     [Fact]
+    public async Task TheSameDocument_AsOpenApi30_ForGeneratorsThatReadOnly30()
+    {
+        using var client = _tollgate.Client();
+        var text = await client.GetStringAsync("/openapi/v1-openapi3.0.json", Ct);
+        var (document, diagnostic) = OpenApiDocument.Parse(text, "json");
+        Assert.Empty(diagnostic?.Errors ?? []);
+        Assert.StartsWith("3.0", JsonNode.Parse(text)!["openapi"]!.GetValue<string>(), StringComparison.Ordinal);
+        var v31 = (await DocumentAsync())["paths"]!.AsObject().Select(p => p.Key).Order(StringComparer.Ordinal);
+        Assert.Equal(v31, document!.Paths.Keys.Order(StringComparer.Ordinal));
+        Assert.Contains("ChatCompletionRequest", document.Components!.Schemas!.Keys);
+    }
+
+    [Fact]
     public async Task EveryMappedApiRoute_IsInTheDocument()
     {
         var document = await DocumentAsync();
