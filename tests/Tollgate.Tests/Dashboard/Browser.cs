@@ -51,7 +51,7 @@ public sealed class Browser : IAsyncLifetime
             Permissions = ["clipboard-read", "clipboard-write"],
             JavaScriptEnabled = javaScript,
         });
-        context.SetDefaultTimeout(15_000);
+        context.SetDefaultTimeout(30_000); // two cores shared with the rest of the suite
         var page = await context.NewPageAsync();
         var errors = new List<string>();
         page.Console += (_, message) =>

@@ -110,13 +110,25 @@ internal static class MessagesRequest
                         });
                         break;
                     case "tool_result" when role == "user":
-                        // Tool results answer the assistant's calls, so they come first, as tool messages.
+                        // Tool results answer the assistant's calls, so they come first, as tool messages. Their images, which
+                        // a tool message cannot carry, follow in the user's content (and count as images in the reservation).
                         messages.Add(new JsonObject
                         {
                             ["role"] = "tool",
                             ["tool_call_id"] = Text(block["tool_use_id"]) ?? throw Bad($"{blockPath}.tool_use_id must be a string"),
                             ["content"] = ToolResultText(block, blockPath),
                         });
+                        if (block["content"] is JsonArray results)
+                        {
+                            for (var r = 0; r < results.Count; r++)
+                            {
+                                if (results[r] is JsonObject image && Text(image["type"]) == "image")
+                                {
+                                    parts.Add(new JsonObject { ["type"] = "image_url", ["image_url"] = new JsonObject { ["url"] = ImageUrl(image, $"{blockPath}.content[{r}]") } });
+                                }
+                            }
+                        }
+
                         break;
                     case "thinking" when role == "assistant":
                         details.Add(new JsonObject
@@ -140,7 +152,10 @@ internal static class MessagesRequest
                     case "tool_use" or "tool_result" or "thinking" or "redacted_thinking":
                         throw Bad($"{blockPath}: a {type} block belongs to the {(type == "tool_result" ? "user" : "assistant")}'s turn");
                     default:
+                        // Kept as it is: only an Anthropic upstream gets such a block (any other model refuses it), and here it
+                        // counts towards the reservation by its bytes, as files do on the chat path.
                         unsupported ??= type;
+                        parts.Add(block.DeepClone());
                         break;
                 }
             }
@@ -265,7 +280,8 @@ internal static class MessagesRequest
     {
         null => "",
         JsonValue value when value.TryGetValue<string>(out var text) => text,
-        JsonArray parts => string.Join("\n", parts.Select((p, i) => p is JsonObject o && Text(o["type"]) == "text" ? Text(o["text"]) ?? "" : p?.ToJsonString() ?? "")),
+        JsonArray parts => string.Join("\n", parts.Where(p => Text(p?["type"]) != "image")
+            .Select(p => p is JsonObject o && Text(o["type"]) == "text" ? Text(o["text"]) ?? "" : p?.ToJsonString() ?? "")),
         _ => throw Bad($"{path}.content must be a string or an array of blocks"),
     };
 

@@ -191,6 +191,54 @@ public sealed class MessagesApiTests(MessagesFixture fixture) : IClassFixture<Me
     }
 
     [Fact]
+    public async Task ADocumentOnlyAnthropicReads_IsReservedByItsBytes_SoItCannotOutspendTheAccount()
+    {
+        var (accountId, secret) = await fixture.AccountAsync(credits: 0.05m);
+        var before = fixture.RequestsFor("claude-msg").Count;
+        using var http = fixture.Tollgate.CreateClient();
+        var pdf = Convert.ToBase64String(new byte[150_000]); // 200,000 bytes: at $0.000003 a token, up to $0.60
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/messages")
+        {
+            Content = Json.Body($$$"""
+                {"model":"fake/claude","max_tokens":10,"messages":[{"role":"user","content":[
+                  {"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"{{{pdf}}}"}},
+                  {"type":"text","text":"Summarise it"}]}]}
+                """),
+        };
+        request.Headers.Add("x-api-key", secret);
+        using var response = await http.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.PaymentRequired, response.StatusCode);
+        Assert.Equal(before, fixture.RequestsFor("claude-msg").Count);
+        Assert.Equal(0, (await fixture.Tollgate.Service<IBillingStore>().GetCreditsAsync(accountId, Ct)).UsageNanos);
+    }
+
+    [Fact]
+    public async Task ImagesInToolResults_AreReservedAsImages_NotByTheirFewBytes()
+    {
+        var (accountId, secret) = await fixture.AccountAsync(credits: 0.05m);
+        var before = fixture.RequestsFor("claude-msg").Count;
+        var image = """{"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}}""";
+        var images = string.Join(',', Enumerable.Repeat(image, 20)); // 20 × 2,500 tokens at $0.000003: $0.15
+        using var http = fixture.Tollgate.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/messages")
+        {
+            Content = Json.Body($$$"""
+                {"model":"fake/claude","max_tokens":10,"messages":[
+                  {"role":"user","content":"Take screenshots"},
+                  {"role":"assistant","content":[{"type":"tool_use","id":"toolu_1","name":"screenshot","input":{}}]},
+                  {"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":[{{{images}}}]}]}]}
+                """),
+        };
+        request.Headers.Add("x-api-key", secret);
+        using var response = await http.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.PaymentRequired, response.StatusCode);
+        Assert.Equal(before, fixture.RequestsFor("claude-msg").Count);
+        Assert.Equal(0, (await fixture.Tollgate.Service<IBillingStore>().GetCreditsAsync(accountId, Ct)).UsageNanos);
+    }
+
+    [Fact]
     public async Task BearerAuthentication_WorksToo_AndXApiKeyOnlyOnTheMessagesApi()
     {
         var (_, secret) = await fixture.AccountAsync();
