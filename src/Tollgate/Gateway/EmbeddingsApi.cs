@@ -27,6 +27,12 @@ internal static class EmbeddingsApi
 
     public const int MaxDimensions = 16_384;
 
+    /// <summary>
+    /// Numbers one answer may hold (inputs × dimensions): the answer is built in memory, and a few bytes of input must not
+    /// buy hundreds of megabytes of it.
+    /// </summary>
+    public const long MaxNumbers = 2_097_152;
+
     private const int MaxDepth = 8;
     private const int MaxHeaderLength = 512;
 
@@ -202,6 +208,12 @@ internal static class EmbeddingsApi
                 body.Remove("dimensions");
                 break;
             case JsonValue size when size.TryGetValue<int>(out var dimensions) && dimensions is >= 1 and <= MaxDimensions:
+                if ((long)dimensions * inputs.Count > MaxNumbers)
+                {
+                    throw ApiException.BadRequest(
+                        $"{inputs.Count} inputs of {dimensions} dimensions make more than {MaxNumbers} numbers; send fewer inputs or dimensions", "dimensions");
+                }
+
                 break;
             default:
                 throw ApiException.BadRequest($"dimensions must be a whole number between 1 and {MaxDimensions}", "dimensions");

@@ -172,6 +172,21 @@ public sealed class EmbeddingsApiTests(EmbeddingsFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task ManyInputsTimesManyDimensions_AreRefused_ACheapRequestCannotBuildAHugeAnswer()
+    {
+        var (accountId, secret) = await fixture.AccountAsync();
+        using var http = fixture.Tollgate.Client(secret);
+        var inputs = string.Join(',', Enumerable.Repeat("\"x\"", 2048));
+        using var response = await http.PostAsync("/api/v1/embeddings", Json.Body($$"""{"model":"demo/embed","input":[{{inputs}}],"dimensions":16384}"""), Ct);
+        var error = await response.AssertErrorAsync(HttpStatusCode.BadRequest);
+        Assert.Contains("dimensions", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, (await fixture.Tollgate.Service<IBillingStore>().GetCreditsAsync(accountId, Ct)).UsageNanos);
+
+        using var fits = await http.PostAsync("/api/v1/embeddings", Json.Body($$"""{"model":"demo/embed","input":[{{inputs}}],"dimensions":1024}"""), Ct);
+        Assert.Equal(HttpStatusCode.OK, fits.StatusCode);
+    }
+
+    [Fact]
     public async Task NoCredits_Is402_BeforeTheUpstreamIsCalled()
     {
         var (_, secret) = await fixture.AccountAsync(credits: 0m);
