@@ -68,6 +68,20 @@ public sealed class SecretLeakTests
         (await client.GetAsync($"/api/v1/api-keys?key={canary}", ct)).Dispose();
 
 
+        // The Messages API, with the key as x-api-key (good, and one character off), and an embeddings call.
+        foreach (var sent in new[] { canary, canary[..^1] + (canary[^1] == 'x' ? 'y' : 'x') })
+        {
+            using var anthropic = factory.Client();
+            using var message = new HttpRequestMessage(HttpMethod.Post, "/api/v1/messages")
+            {
+                Content = Json.Body("""{"model":"demo/echo","max_tokens":20,"messages":[{"role":"user","content":"hi"}]}"""),
+            };
+            message.Headers.TryAddWithoutValidation("x-api-key", sent);
+            (await anthropic.SendAsync(message, ct)).Dispose();
+        }
+
+        (await client.PostAsync("/api/v1/embeddings", Json.Body("""{"model":"demo/embed","input":"hi"}"""), ct)).Dispose();
+
         // Broken variants of the canary, each a different refusal.
         foreach (var variant in new[] { canary[..^1] + (canary[^1] == 'x' ? 'y' : 'x'), canary + "x", canary.ToUpperInvariant(), "Basic " + canary })
         {
