@@ -2,6 +2,7 @@ using Microsoft.Extensions.Options;
 using Tollgate.Accounts;
 using Tollgate.ApiKeys;
 using Tollgate.Authentication;
+using Tollgate.Cluster;
 using Tollgate.Cli;
 using Tollgate.Configuration;
 using Tollgate.Credits;
@@ -42,6 +43,7 @@ try
 
     // Storage: SQLite under ./data, migrated at start
     builder.AddStorage();
+    builder.AddCluster();
 
     // Accounts and API keys, with Bearer authentication and per-scope authorization
     builder.AddAccounts();

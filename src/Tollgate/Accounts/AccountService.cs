@@ -189,7 +189,7 @@ internal sealed class AccountService(
         await store.SetDisabledAsync(target.Id, disabled, stamp, cancellationToken);
 
         // After the write, so a lookup racing with it cannot cache a key of the account again (the store refuses them now).
-        keyCache.EvictAccount(target.Id);
+        await keyCache.EvictAccountEverywhereAsync(target.Id, cancellationToken);
         await audit.RecordAsync(actor.Id, disabled ? "account.disable" : "account.enable", target.Id, null, null, cancellationToken);
         return target with { Disabled = disabled, SecurityStamp = stamp };
     }

@@ -43,9 +43,15 @@ internal sealed class ApiKeyCache : IDisposable
     /// <summary>Entries held now, expired ones not yet dropped included; never above the bound.</summary>
     public int Count => _entries?.Count ?? 0;
 
+    /// <summary>
+    /// Set on a cluster (PostgreSQL storage): tells the other instances of an eviction, and says whether this instance has
+    /// heard of every change recently enough for its entries to be trusted. While it has not, every lookup reads storage.
+    /// </summary>
+    internal IKeyRevocationFeed? Feed { get; set; }
+
     public bool TryGet(string secretHash, out ApiKeyMatch match)
     {
-        if (_entries is not null && _entries.TryGetValue(secretHash, out var value) && value is ApiKeyMatch found)
+        if (_entries is not null && Feed is not { IsCurrent: false } && _entries.TryGetValue(secretHash, out var value) && value is ApiKeyMatch found)
         {
             match = found;
             return true;
@@ -111,6 +117,20 @@ internal sealed class ApiKeyCache : IDisposable
         }
     }
 
+    /// <summary>Evicts the key here and, on a cluster, returns once every live instance has evicted it (or no longer trusts its cache).</summary>
+    public Task EvictEverywhereAsync(string keyId, CancellationToken cancellationToken)
+    {
+        Evict(keyId);
+        return Feed?.PublishAsync("key", keyId, cancellationToken) ?? Task.CompletedTask;
+    }
+
+    /// <summary>As <see cref="EvictEverywhereAsync"/>, for every key of an account.</summary>
+    public Task EvictAccountEverywhereAsync(string accountId, CancellationToken cancellationToken)
+    {
+        EvictAccount(accountId);
+        return Feed?.PublishAsync("account", accountId, cancellationToken) ?? Task.CompletedTask;
+    }
+
     public void Dispose() => _entries?.Dispose();
 
     /// <summary>The cache's expiry follows the injected time, so tests control it.</summary>
@@ -118,4 +138,13 @@ internal sealed class ApiKeyCache : IDisposable
     {
         public DateTimeOffset UtcNow => time.GetUtcNow();
     }
+}
+
+/// <summary>How evictions reach the other instances of a cluster (see <c>Cluster/KeyChangeFeed</c>).</summary>
+internal interface IKeyRevocationFeed
+{
+    /// <summary>False once this instance may have missed a change (it could not read the feed within its bound).</summary>
+    bool IsCurrent { get; }
+
+    Task PublishAsync(string scope, string id, CancellationToken cancellationToken);
 }

@@ -131,7 +131,7 @@ internal sealed class ApiKeyService(
             throw NotFound();
         }
 
-        cache.Evict(keyId);
+        await cache.EvictEverywhereAsync(keyId, cancellationToken);
         return lastUsed.Overlay(updated);
     }
 
@@ -150,7 +150,7 @@ internal sealed class ApiKeyService(
             throw NotFound();
         }
 
-        cache.Evict(keyId);
+        await cache.EvictEverywhereAsync(keyId, cancellationToken);
         return new Created(lastUsed.Overlay(key with { Label = label }), secret);
     }
 
@@ -166,7 +166,7 @@ internal sealed class ApiKeyService(
             throw NotFound();
         }
 
-        cache.Evict(keyId);
+        await cache.EvictEverywhereAsync(keyId, cancellationToken);
     }
 
     /// <summary>Only keys of owner and admin accounts may hold <c>admin</c>, whoever asks.</summary>

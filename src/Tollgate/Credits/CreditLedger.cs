@@ -22,13 +22,19 @@ namespace Tollgate.Credits;
 /// favour: it is not applied while a grant of this process is being written (that grant is then
 /// counted against the admission instead), and the charges applied while it ran are taken off it.
 /// Every key's reservations are counted, limited or not, so a limit added while requests are in
-/// flight sees them. One process owns an account's reservations; several instances (PostgreSQL
-/// and Redis) will need shared reservations.
+/// flight sees them. On SQLite one process owns an account's reservations.
+///
+/// On PostgreSQL (<see cref="ICreditHolds"/>) nothing about money is kept in memory: each reservation is a hold in
+/// the database, taken in one statement that no other instance can interleave with, and freed in the transaction that
+/// writes its charge. See <c>docs/deployment.md</c>.
 /// </remarks>
-internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, TimeProvider time)
+internal sealed partial class CreditLedger(IBillingStore store, BillingWriter writer, TimeProvider time, Cluster.ClusterInstance? instance = null,
+    ILogger<CreditLedger>? logger = null)
 {
     private readonly ConcurrentDictionary<string, AccountState> _accounts = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Reservation, byte> _open = new();
+    private readonly ICreditHolds? _holds = store as ICreditHolds;
+    private readonly ConcurrentDictionary<string, Task> _releasing = new(StringComparer.Ordinal);
 
     private sealed class AccountState
     {
@@ -66,6 +72,11 @@ internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, Ti
     /// </param>
     public async Task<Reservation> ReserveAsync(ApiKey key, long maxCostNanos, Func<LimitSource, long, string> describe, CancellationToken requestAborted)
     {
+        if (_holds is not null)
+        {
+            return await HoldAsync(_holds, key, maxCostNanos, describe, requestAborted);
+        }
+
         var account = await LoadAsync(key.AccountId, requestAborted);
         if (key.LimitNanos is not null)
         {
@@ -148,6 +159,11 @@ internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, Ti
         var held = reservation.TrySettle(out var stillHeld)
             ? stillHeld
             : throw new InvalidOperationException($"Reservation for {record.GenerationId} was already settled or released");
+        if (_holds is not null)
+        {
+            await SettleHoldAsync(reservation, record with { HoldId = reservation.Id });
+            return;
+        }
 
         var account = _accounts[reservation.AccountId];
         lock (account)
@@ -171,10 +187,19 @@ internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, Ti
     /// <summary>Frees a reservation with no charge (the call failed before delivering anything). Idempotent.</summary>
     public void Release(Reservation reservation)
     {
-        if (reservation.TryRelease())
+        if (!reservation.TryRelease())
         {
-            Free(reservation, chargedNanos: 0, time.GetUtcNow());
+            return;
         }
+
+        if (_holds is not null)
+        {
+            _open.TryRemove(reservation, out _);
+            ReleaseHold(_holds, reservation);
+            return;
+        }
+
+        Free(reservation, chargedNanos: 0, time.GetUtcNow());
     }
 
     /// <summary>Writes a usage record that carries no charge (a failed call).</summary>
@@ -189,13 +214,30 @@ internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, Ti
     {
         var cutoff = time.GetUtcNow() - grace;
         var released = 0;
+        var expired = new List<string>();
         foreach (var reservation in _open.Keys)
         {
             if (reservation.GoneSince is { } gone && gone <= cutoff && reservation.TryRelease(swept: true))
             {
-                Free(reservation, 0, time.GetUtcNow());
+                if (_holds is not null)
+                {
+                    // Its handler may still settle it: the hold is settled at its amount and flagged, never freed (a charge
+                    // arriving later then finds it settled, and the books never go below what other holds need).
+                    _open.TryRemove(reservation, out _);
+                    expired.Add(reservation.Id);
+                }
+                else
+                {
+                    Free(reservation, 0, time.GetUtcNow());
+                }
+
                 released++;
             }
+        }
+
+        if (expired.Count > 0)
+        {
+            _ = _holds!.SettleHoldsAsync(expired, time.GetUtcNow(), CancellationToken.None);
         }
 
         return released;
@@ -204,6 +246,12 @@ internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, Ti
     /// <summary>Credits granted through this process: applied to the in-memory balance at once.</summary>
     public async Task<AccountCredits> GrantAsync(string accountId, long amountNanos, string actor, string? reference, string? note, CancellationToken cancellationToken)
     {
+        if (_holds is not null)
+        {
+            return await store.AddCreditsAsync(accountId, amountNanos >= 0 ? "grant" : "adjustment", amountNanos, actor, reference, note,
+                time.GetUtcNow(), cancellationToken);
+        }
+
         var account = await LoadAsync(accountId, cancellationToken);
         var size = Math.Abs(amountNanos);
         lock (account)
@@ -243,7 +291,97 @@ internal sealed class CreditLedger(IBillingStore store, BillingWriter writer, Ti
     }
 
     /// <summary>What this process holds reserved for the account (for the credits endpoint and tests).</summary>
-    public long ReservedFor(string accountId) => _accounts.TryGetValue(accountId, out var account) ? Interlocked.Read(ref account.Reserved) : 0;
+    public long ReservedFor(string accountId) => _holds is not null
+        ? _open.Keys.Where(r => r.AccountId == accountId).Sum(r => r.AmountNanos)
+        : _accounts.TryGetValue(accountId, out var account) ? Interlocked.Read(ref account.Reserved) : 0;
+
+    /// <summary>Takes a hold in the database; the statement runs to its end even if the client leaves (the caller then releases it).</summary>
+    private async Task<Reservation> HoldAsync(ICreditHolds holds, ApiKey key, long maxCostNanos, Func<LimitSource, long, string> describe,
+        CancellationToken requestAborted)
+    {
+        requestAborted.ThrowIfCancellationRequested();
+        var cluster = instance ?? throw new InvalidOperationException("Credit holds need the cluster instance");
+        for (var attempt = 0; ; attempt++)
+        {
+            var now = time.GetUtcNow();
+            var reservation = new Reservation(key.AccountId, key.Id, maxCostNanos, now, Storage.Ids.New("hold"));
+            var outcome = await holds.HoldAsync(new HoldRequest(reservation.Id, key.AccountId, key.Id, maxCostNanos, key.LimitNanos, key.LimitReset,
+                cluster.Id, now, now + cluster.MaxHoldAge), CancellationToken.None);
+            if (outcome.Held)
+            {
+                reservation.Watch(time, requestAborted);
+                _open[reservation] = 0;
+                return reservation;
+            }
+
+            // Refused while a release of this instance for the account is still on its way: wait for it and look again, once.
+            if (attempt == 0 && _releasing.TryGetValue(key.AccountId, out var releasing))
+            {
+                await releasing.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ContinueWith(static _ => { }, TaskScheduler.Default);
+                continue;
+            }
+
+            throw InsufficientCredits(outcome.Short, outcome.AvailableNanos, maxCostNanos, describe);
+        }
+    }
+
+    /// <summary>
+    /// Frees the hold in the background, retrying until the database takes it (until then the amount stays held: a refusal
+    /// too many, never an admission too many).
+    /// </summary>
+    private void ReleaseHold(ICreditHolds holds, Reservation reservation)
+    {
+        var task = Retry(() => holds.ReleaseAsync([reservation.Id], CancellationToken.None), "release");
+        _releasing[reservation.AccountId] = task;
+        _ = task.ContinueWith(done => ((ICollection<KeyValuePair<string, Task>>)_releasing).Remove(new(reservation.AccountId, done)),
+            TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// Writes the record, which frees the hold and charges it in one transaction, before the answer's last byte. When the
+    /// database does not take it, the request ends with an error, and the record is written later all the same: the hold
+    /// stays until then, so nothing is admitted against money that is spent.
+    /// </summary>
+    private async Task SettleHoldAsync(Reservation reservation, UsageRecord record)
+    {
+        _open.TryRemove(reservation, out _);
+        try
+        {
+            await writer.WriteAsync(record);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            _ = Retry(() => writer.WriteAsync(record), "settlement");
+            throw;
+        }
+    }
+
+    private async Task Retry(Func<Task> write, string what)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await write();
+                return;
+            }
+            catch (Exception exception) when (attempt < 1000)
+            {
+                if (logger is not null)
+                {
+                    Log.HoldWriteFailed(logger, what, attempt, exception);
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(10_000, 50 * Math.Pow(2, Math.Min(attempt, 8)))), time, CancellationToken.None);
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(404, LogLevel.Error, "Writing a credit hold's {What} to the database failed (attempt {Attempt}); trying again")]
+        public static partial void HoldWriteFailed(ILogger logger, string what, int attempt, Exception exception);
+    }
 
     /// <param name="held">False when the sweeper already freed the reserved amount: only the charge is applied.</param>
     private void Free(Reservation reservation, long chargedNanos, DateTimeOffset at, bool wrote = false, bool held = true)
@@ -382,8 +520,11 @@ internal enum LimitSource
 }
 
 /// <summary>Credits held for one request until it is settled or released — exactly once.</summary>
-internal sealed class Reservation(string accountId, string keyId, long amountNanos, DateTimeOffset createdAt)
+internal sealed class Reservation(string accountId, string keyId, long amountNanos, DateTimeOffset createdAt, string? id = null)
 {
+    /// <summary>The hold's id in the database (PostgreSQL storage); empty on SQLite.</summary>
+    public string Id { get; } = id ?? "";
+
     private const int Held = 0, Released = 1, Swept = 2, Settled = 3;
     private int _state;
     private long _goneSinceTicks; // UTC ticks when the request's client left; 0 while it is there

@@ -10,10 +10,15 @@ internal static class CreditsExtensions
     public static IHostApplicationBuilder AddCredits(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<CreditsOptions>().BindConfiguration(CreditsOptions.Section).ValidateSettings(o => o.Validate());
-        builder.Services.AddSingleton<IBillingStore, SqliteBillingStore>();
         builder.Services.AddSingleton<PendingUsage>();
-        builder.Services.AddSingleton(sp => new UsageJournal(
-            sp.GetRequiredService<IOptions<CreditsOptions>>().Value.JournalPath ?? sp.GetRequiredService<SqliteDatabase>().FilePath + ".usage"));
+        if (!StorageOptions.UsesPostgres(builder.Configuration))
+        {
+            // On PostgreSQL there is no journal on local disk: each request waits for the group commit of its charge, so a
+            // completed answer is in the books even if its instance and its disk never come back.
+            builder.Services.AddSingleton(sp => new UsageJournal(
+                sp.GetRequiredService<IOptions<CreditsOptions>>().Value.JournalPath ?? sp.GetRequiredService<SqliteDatabase>().FilePath + ".usage"));
+        }
+
         builder.Services.AddSingleton<BillingWriter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BillingWriter>());
         builder.Services.AddSingleton<CreditLedger>();

@@ -65,6 +65,10 @@ internal sealed record UsageRecord
     public string? AppTitle { get; init; }
     public string? TaskId { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>The credit hold this record settles (PostgreSQL storage); null on SQLite, whose holds are in memory.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string? HoldId { get; init; }
 }
 
 /// <summary>What the billing path needs from storage. SQLite and PostgreSQL implement it.</summary>

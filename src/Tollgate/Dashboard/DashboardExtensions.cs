@@ -73,10 +73,19 @@ internal static class DashboardExtensions
 
         // The keys that encrypt session cookies live beside the database (./data/keys), so sessions survive a restart.
         builder.Services.AddDataProtection().SetApplicationName("Tollgate");
-        builder.Services.AddOptions<KeyManagementOptions>()
-            .Configure<SqliteDatabase, ILoggerFactory>((keys, database, loggers) =>
-                keys.XmlRepository = new FileSystemXmlRepository(
-                    new DirectoryInfo(Path.Combine(Path.GetDirectoryName(database.FilePath)!, "keys")), loggers));
+        if (StorageOptions.UsesPostgres(builder.Configuration))
+        {
+            // Several instances: one key ring for all of them, in PostgreSQL.
+            builder.Services.AddOptions<KeyManagementOptions>()
+                .Configure<PostgresDatabase>((keys, database) => keys.XmlRepository = new PostgresXmlRepository(database));
+        }
+        else
+        {
+            builder.Services.AddOptions<KeyManagementOptions>()
+                .Configure<SqliteDatabase, ILoggerFactory>((keys, database, loggers) =>
+                    keys.XmlRepository = new FileSystemXmlRepository(
+                        new DirectoryInfo(Path.Combine(Path.GetDirectoryName(database.FilePath)!, "keys")), loggers));
+        }
 
         builder.Services.AddSingleton<FirstRunLink>();
         builder.Services.AddSingleton<Settings.Keys.KeyCheckLimiter>();

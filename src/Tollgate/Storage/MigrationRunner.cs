@@ -44,8 +44,33 @@ internal sealed partial class MigrationRunner(string dialect, ILogger logger)
         return scripts;
     }
 
+    /// <summary>
+    /// The PostgreSQL advisory lock that instances starting together queue on: one applies the missing
+    /// scripts, the others then find nothing left to do.
+    /// </summary>
+    public const long PostgresMigrationLock = 0x546F6C6C67617465; // "Tollgate"
+
     /// <summary>Applies what is missing; returns how many scripts ran.</summary>
     public async Task<int> ApplyAsync(DbConnection connection, TimeProvider time, CancellationToken cancellationToken)
+    {
+        if (dialect != "postgres")
+        {
+            return await ApplyUnlockedAsync(connection, time, cancellationToken);
+        }
+
+        // Session-level: held across the per-script transactions, released however this ends.
+        await ExecuteAsync(connection, null, $"SELECT pg_advisory_lock({PostgresMigrationLock})", cancellationToken);
+        try
+        {
+            return await ApplyUnlockedAsync(connection, time, cancellationToken);
+        }
+        finally
+        {
+            await ExecuteAsync(connection, null, $"SELECT pg_advisory_unlock({PostgresMigrationLock})", CancellationToken.None);
+        }
+    }
+
+    private async Task<int> ApplyUnlockedAsync(DbConnection connection, TimeProvider time, CancellationToken cancellationToken)
     {
         var scripts = LoadScripts();
         await ExecuteAsync(connection, null,

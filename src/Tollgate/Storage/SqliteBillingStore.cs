@@ -190,8 +190,8 @@ internal sealed class SqliteBillingStore(SqliteDatabase database, IOptions<Credi
         await transaction.CommitAsync(cancellationToken);
     }
 
-    /// <summary>What a batch adds to one rollup row.</summary>
-    private struct RollupSums
+    /// <summary>What a batch adds to one rollup row (the PostgreSQL store sums the same way).</summary>
+    internal struct RollupSums
     {
         public long Requests, Prompt, Completion, Cost, Unpriced;
 

@@ -228,7 +228,6 @@ internal static class UsageExtensions
     /// <summary>Registers the usage read store and <see cref="UsageService"/>, which the API and the dashboard share (the write side belongs to <c>AddCredits</c>).</summary>
     public static IHostApplicationBuilder AddUsage(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddSingleton<IUsageStore, SqliteUsageStore>();
         builder.Services.AddSingleton<UsageService>();
         return builder;
     }

@@ -181,7 +181,7 @@ public sealed class ChatBillingTests(BillingFixture billing) : IClassFixture<Bil
         var usage = answer.Chunks[^1].GetProperty("usage");
         Assert.Equal(Money.ToUsd(billing.Scalar("SELECT cost_nanos FROM usage_records WHERE generation_id = @g", ("@g", generationId))),
             usage.GetProperty("cost").GetDecimal());
-        Assert.Equal(1, billing.Scalar("SELECT COUNT(*) FROM usage_records WHERE generation_id = @g AND key_id = @k AND streamed = 1 " +
+        Assert.Equal(1, billing.Scalar("SELECT COUNT(*) FROM usage_records WHERE generation_id = @g AND key_id = @k AND streamed = TRUE " +
             "AND http_referer = 'https://app.example.com' AND app_title = 'Example App' AND task_id = 'task-42' AND finish_reason = 'stop' " +
             "AND status = 200 AND first_token_ms IS NOT NULL AND model = 'fake/cent'", ("@g", generationId), ("@k", key.Id)));
         Assert.Equal(1, billing.Scalar("SELECT COUNT(*) FROM ledger WHERE reference = @g AND kind = 'charge'", ("@g", generationId)));

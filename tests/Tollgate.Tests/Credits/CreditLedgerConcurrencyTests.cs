@@ -40,7 +40,7 @@ public sealed class CreditLedgerConcurrencyTests
 
         var credits = await factory.Service<IBillingStore>().GetCreditsAsync(account.Id, ct);
         Assert.Equal(Cent, credits.BalanceNanos);
-        Assert.Equal(Cent, await LedgerSumAsync(factory.Service<SqliteDatabase>(), account.Id));
+        Assert.Equal(Cent, factory.Scalar("SELECT SUM(amount_nanos) FROM ledger WHERE account_id = @a", ("@a", account.Id)));
         Assert.Equal(0, ledger.ReservedFor(account.Id));
         var refusedAbove = await Assert.ThrowsAsync<ApiException>(() => ledger.ReserveAsync(key, Money.ToNanos(0.011m), Describe, ct));
         Assert.Equal(402, refusedAbove.StatusCode);
@@ -185,13 +185,6 @@ public sealed class CreditLedgerConcurrencyTests
         {
             return [];
         }
-    }
-
-    private static async Task<long> LedgerSumAsync(SqliteDatabase database, string accountId)
-    {
-        await using var connection = await database.OpenAsync(CancellationToken.None);
-        using var sum = connection.Command("SELECT SUM(amount_nanos) FROM ledger WHERE account_id = @a", ("@a", accountId));
-        return (long)(await sum.ExecuteScalarAsync(CancellationToken.None))!;
     }
 
     private static string Describe(LimitSource source, long availableNanos) => $"{source}: {Money.Format(availableNanos)} left";

@@ -1,5 +1,4 @@
 using System.Net;
-using Microsoft.Data.Sqlite;
 using Tollgate.Accounts;
 using Tollgate.ApiKeys;
 using Tollgate.Tests.Infrastructure;
@@ -124,18 +123,13 @@ public sealed class CreditsApiTests(TollgateFactory factory) : IClassFixture<Tol
         Assert.Equal((1.00m, 0m), await CreditsAsync(ownerClient)); // the granter's own credits are untouched
 
         // The ledger entry names who granted it and the request that did.
-        await using var connection = new SqliteConnection($"Data Source={factory.DatabasePath};Mode=ReadOnly;Pooling=False");
-        await connection.OpenAsync(TestContext.Current.CancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT kind, amount_nanos, actor, note FROM ledger WHERE account_id = @account AND reference = @reference";
-        command.Parameters.AddWithValue("@account", member.Id);
-        command.Parameters.AddWithValue("@reference", requestId);
-        await using var reader = await command.ExecuteReaderAsync(TestContext.Current.CancellationToken);
-        Assert.True(await reader.ReadAsync(TestContext.Current.CancellationToken));
-        Assert.Equal("grant", reader.GetString(0));
-        Assert.Equal(5_000_000_000L, reader.GetInt64(1));
-        Assert.Equal(owner.Id, reader.GetString(2));
-        Assert.Equal("welcome bonus", reader.GetString(3));
+        var row = factory.Row("SELECT kind, amount_nanos, actor, note FROM ledger WHERE account_id = @account AND reference = @reference",
+            ("@account", member.Id), ("@reference", requestId));
+        Assert.NotNull(row);
+        Assert.Equal("grant", row[0]);
+        Assert.Equal(5_000_000_000L, Convert.ToInt64(row[1], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(owner.Id, row[2]);
+        Assert.Equal("welcome bonus", row[3]);
     }
 
     [Fact]

@@ -1,4 +1,3 @@
-using Microsoft.Data.Sqlite;
 using Tollgate.Credits;
 using Tollgate.FakeUpstream;
 
@@ -65,24 +64,8 @@ public sealed class BillingFixture : IAsyncLifetime
         return (account.Id, secret, key);
     }
 
-    /// <summary>
-    /// A single number from the database, read as a separate client would — once the usage records
-    /// handed in so far have left the journal for the database, as Tollgate's own reads wait for.
-    /// </summary>
-    public long Scalar(string sql, params (string Name, object Value)[] parameters)
-    {
-        Tollgate.Service<BillingWriter>().FlushAsync(CancellationToken.None).GetAwaiter().GetResult();
-        using var connection = new SqliteConnection($"Data Source={Tollgate.DatabasePath};Mode=ReadOnly;Pooling=False");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value);
-        }
-
-        return Convert.ToInt64(command.ExecuteScalar() ?? 0L, System.Globalization.CultureInfo.InvariantCulture);
-    }
+    /// <summary>A single number from the database (see <see cref="TollgateFactory.Scalar"/>).</summary>
+    public long Scalar(string sql, params (string Name, object Value)[] parameters) => Tollgate.Scalar(sql, parameters);
 
     public async ValueTask DisposeAsync()
     {

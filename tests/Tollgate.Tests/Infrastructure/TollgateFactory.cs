@@ -38,6 +38,13 @@ public class TollgateFactory : WebApplicationFactory<Program>
             ["Logging:LogLevel:Microsoft.AspNetCore"] = "Trace",
             ["Logging:LogLevel:Microsoft.AspNetCore.DataProtection"] = "Trace",
         };
+        if (TestStorage.Postgres && !settings.ContainsKey("Tollgate:Storage:Provider"))
+        {
+            // TOLLGATE_TEST_STORAGE=postgres: the same tests, against a database of their own on the throwaway server.
+            _settings["Tollgate:Storage:Provider"] = "postgres";
+            _settings["Tollgate:Storage:ConnectionString"] = TempPostgres.CreateDatabaseAsync().GetAwaiter().GetResult();
+        }
+
         foreach (var (key, value) in settings)
         {
             _settings[key] = value;
@@ -49,6 +56,62 @@ public class TollgateFactory : WebApplicationFactory<Program>
     public string Directory { get; }
 
     public string DatabasePath { get; }
+
+    /// <summary>The PostgreSQL connection string when this Tollgate runs on PostgreSQL; null on SQLite.</summary>
+    public string? PostgresConnectionString =>
+        string.Equals(_settings.GetValueOrDefault("Tollgate:Storage:Provider"), "postgres", StringComparison.OrdinalIgnoreCase)
+            ? _settings["Tollgate:Storage:ConnectionString"]
+            : null;
+
+    /// <summary>
+    /// A single number from the database, read as a separate client would, once the usage records handed in so far
+    /// have reached it. The SQL must read the same on SQLite and PostgreSQL.
+    /// </summary>
+    public long Scalar(string sql, params (string Name, object Value)[] parameters) =>
+        Row(sql, parameters) is [{ } value and not DBNull, ..] ? Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture) : 0L;
+
+    /// <summary>The first row of a query (null when there is none), read as <see cref="Scalar"/> reads.</summary>
+    public object?[]? Row(string sql, params (string Name, object Value)[] parameters)
+    {
+        Service<Tollgate.Credits.BillingWriter>().FlushAsync(CancellationToken.None).GetAwaiter().GetResult();
+        if (PostgresConnectionString is { } postgres)
+        {
+            using var connection = new Npgsql.NpgsqlConnection(postgres);
+            connection.Open();
+            using var command = new Npgsql.NpgsqlCommand(sql, connection);
+            foreach (var (name, value) in parameters)
+            {
+                command.Parameters.AddWithValue(name.TrimStart('@'), value);
+            }
+
+            using var reader = command.ExecuteReader();
+            return Read(reader);
+        }
+
+        using var sqlite = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={DatabasePath};Mode=ReadOnly;Pooling=False");
+        sqlite.Open();
+        using var read = sqlite.CreateCommand();
+        read.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            read.Parameters.AddWithValue(name, value);
+        }
+
+        using var rows = read.ExecuteReader();
+        return Read(rows);
+
+        static object?[]? Read(System.Data.Common.DbDataReader reader)
+        {
+            if (!reader.Read())
+            {
+                return null;
+            }
+
+            var values = new object?[reader.FieldCount];
+            reader.GetValues(values!);
+            return values;
+        }
+    }
 
     /// <summary>False to keep the data folder after disposal (the caller deletes it).</summary>
     public bool DeleteFilesOnDispose { get; set; } = true;
@@ -142,9 +205,11 @@ public class TollgateFactory : WebApplicationFactory<Program>
                 sp.GetRequiredService<InviteService>(), sp.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>(),
                 sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<Tollgate.Dashboard.DashboardOptions>>()) { Output = TextWriter.Null });
 
+            // Whichever store the configuration chose, wrapped to count lookups.
+            var store = services.Last(d => d.ServiceType == typeof(IApiKeyStore)).ImplementationType!;
             services.RemoveAll<IApiKeyStore>();
-            services.AddSingleton<Tollgate.Storage.SqliteApiKeyStore>();
-            services.AddSingleton<IApiKeyStore>(sp => CountingStore = new CountingApiKeyStore(sp.GetRequiredService<Tollgate.Storage.SqliteApiKeyStore>()));
+            services.AddSingleton(store);
+            services.AddSingleton<IApiKeyStore>(sp => CountingStore = new CountingApiKeyStore((IApiKeyStore)sp.GetRequiredService(store)));
         });
     }
 

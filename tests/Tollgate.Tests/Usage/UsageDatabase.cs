@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Tollgate.Credits;
 using Tollgate.Storage;
@@ -7,34 +8,65 @@ using Tollgate.Usage;
 namespace Tollgate.Tests.Usage;
 
 /// <summary>
-/// A migrated SQLite file of its own with the real write path (<see cref="SqliteBillingStore.WriteUsageAsync"/>:
-/// records, daily and 15-minute rollups, charges in one transaction) and the real read side (<see cref="UsageService"/>
-/// over <see cref="SqliteUsageStore"/>), for tests of the read side without a server.
+/// A migrated database of its own with the real write path (<see cref="IBillingStore.WriteUsageAsync"/>: records,
+/// daily and 15-minute rollups, charges in one transaction) and the real read side (<see cref="UsageService"/> over
+/// <see cref="IUsageStore"/>), for tests of the read side without a server: a SQLite file, or a database on the
+/// throwaway PostgreSQL server when <see cref="TestStorage.Postgres"/>.
 /// </summary>
 internal sealed class UsageDatabase : IDisposable
 {
     public const string AccountId = "acc_usage";
 
-    private readonly TempBillingDatabase _temp;
+    private readonly TempBillingDatabase? _sqlite;
+    private readonly PostgresDatabase? _postgres;
     private int _sequence;
 
     private UsageDatabase(TempBillingDatabase temp)
     {
-        _temp = temp;
+        _sqlite = temp;
         Billing = new SqliteBillingStore(temp.Database, Options.Create(new CreditsOptions()));
         Store = new SqliteUsageStore(temp.Database);
         Service = new UsageService(Store);
     }
 
-    public SqliteDatabase Database => _temp.Database;
+    private UsageDatabase(PostgresDatabase database)
+    {
+        _postgres = database;
+        Billing = new PostgresBillingStore(database);
+        Store = new PostgresUsageStore(database);
+        Service = new UsageService(Store);
+    }
 
-    public SqliteBillingStore Billing { get; }
+    /// <summary>The SQLite file, for tests of SQLite itself; there is none on PostgreSQL.</summary>
+    public SqliteDatabase Database => _sqlite?.Database ?? throw new InvalidOperationException("This usage database is on PostgreSQL: it has no SQLite file");
 
-    public SqliteUsageStore Store { get; }
+    public IBillingStore Billing { get; }
+
+    public IUsageStore Store { get; }
 
     public UsageService Service { get; }
 
-    public static async Task<UsageDatabase> CreateAsync() => new(await TempBillingDatabase.CreateAsync(AccountId));
+    public static async Task<UsageDatabase> CreateAsync()
+    {
+        if (!TestStorage.Postgres)
+        {
+            return new UsageDatabase(await TempBillingDatabase.CreateAsync(AccountId));
+        }
+
+        // As the server prepares it: the migrations, then the usage log's monthly partitions around now.
+        var database = new PostgresDatabase(await TempPostgres.CreateDatabaseAsync(), maxPoolSize: 10);
+        await using (var connection = await database.OpenAsync(CancellationToken.None))
+        {
+            await new MigrationRunner("postgres", NullLogger.Instance).ApplyAsync(connection, TimeProvider.System, CancellationToken.None);
+            await UsagePartitions.EnsureAsync(connection, TimeProvider.System.GetUtcNow(), NullLogger.Instance, CancellationToken.None);
+        }
+
+        var created = new UsageDatabase(database);
+        await created.ExecuteAsync(
+            "INSERT INTO accounts (id, email, email_normalized, display_name, role, password_hash, created_at) VALUES (@id, @email, @email, 'test', 'owner', 'x', 0)",
+            ("@id", AccountId), ("@email", AccountId + "@example.com"));
+        return created;
+    }
 
     /// <summary>A key row (names show in lists and legends); <paramref name="accountId"/> must exist, see <see cref="AddAccountAsync"/>.</summary>
     public async Task<string> AddKeyAsync(string name, string accountId = AccountId)
@@ -68,21 +100,47 @@ internal sealed class UsageDatabase : IDisposable
 
     public Task WriteAsync(params UsageRecord[] records) => Billing.WriteUsageAsync(records, CancellationToken.None);
 
+    /// <summary>A statement that must read the same on SQLite and PostgreSQL.</summary>
     public async Task ExecuteAsync(string sql, params (string Name, object? Value)[] parameters)
     {
-        await using var connection = await Database.OpenAsync(CancellationToken.None);
-        using var command = connection.Command(sql, parameters);
-        await command.ExecuteNonQueryAsync(CancellationToken.None);
+        if (_postgres is not null)
+        {
+            await using var connection = await _postgres.OpenAsync(CancellationToken.None);
+            await using var command = connection.Command(sql, parameters);
+            await command.ExecuteNonQueryAsync(CancellationToken.None);
+            return;
+        }
+
+        await using var sqlite = await Database.OpenAsync(CancellationToken.None);
+        using var write = sqlite.Command(sql, parameters);
+        await write.ExecuteNonQueryAsync(CancellationToken.None);
     }
 
+    /// <summary>A single number (SUM over bigint is numeric on PostgreSQL: read as a long either way).</summary>
     public async Task<long> ScalarAsync(string sql, params (string Name, object? Value)[] parameters)
     {
-        await using var connection = await Database.OpenAsync(CancellationToken.None);
-        using var command = connection.Command(sql, parameters);
-        return Convert.ToInt64(await command.ExecuteScalarAsync(CancellationToken.None), System.Globalization.CultureInfo.InvariantCulture);
+        object? value;
+        if (_postgres is not null)
+        {
+            await using var connection = await _postgres.OpenAsync(CancellationToken.None);
+            await using var command = connection.Command(sql, parameters);
+            value = await command.ExecuteScalarAsync(CancellationToken.None);
+        }
+        else
+        {
+            await using var sqlite = await Database.OpenAsync(CancellationToken.None);
+            using var read = sqlite.Command(sql, parameters);
+            value = await read.ExecuteScalarAsync(CancellationToken.None);
+        }
+
+        return Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    public void Dispose() => _temp.Dispose();
+    public void Dispose()
+    {
+        _sqlite?.Dispose();
+        _postgres?.DataSource.Dispose();
+    }
 
     /// <summary>
     /// A database file as a Tollgate of schema <paramref name="version"/> left it (the migrations up to it applied, as the
