@@ -275,7 +275,7 @@ internal static class TollgateCli
         {
             await host.Services.GetRequiredService<StorageInitializer>().StartAsync(cancellationToken);
         }
-        catch (Exception exception) when (exception is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException or Microsoft.Extensions.Options.OptionsValidationException)
+        catch (Exception exception) when (exception is Microsoft.Data.Sqlite.SqliteException or Npgsql.NpgsqlException or IOException or UnauthorizedAccessException or Microsoft.Extensions.Options.OptionsValidationException)
         {
             return Fail($"cannot open storage: {exception.Message}");
         }

@@ -133,6 +133,45 @@ public sealed class ClusterTests
     }
 
     [Fact]
+    public async Task Sessions_SignedInThroughOneInstance_TheDashboardWorksOnAnother()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var cluster = await ClusterFixture.StartAsync(processes: 1);
+        var user = await Dashboard.DashboardUsers.CreateAsync(cluster.Local);
+        var cookies = new CookieContainer();
+        using (var signIn = Dashboard.DashboardUsers.CookieClient(cluster.Local, cookies))
+        {
+            var token = await Dashboard.DashboardUsers.FormTokenAsync(signIn, "/signin");
+            using var signedIn = await signIn.PostAsync("/signin", new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["__csrf"] = token, ["email"] = user.Email, ["password"] = Dashboard.DashboardUsers.Password,
+            }), ct);
+            Assert.Equal(HttpStatusCode.Redirect, signedIn.StatusCode);
+        }
+
+        // The other instance (another process, the same host: cookies do not depend on the port) reads the session cookie.
+        var other = cluster.Remote[0].Address;
+        using var client = new HttpClient(new HttpClientHandler { CookieContainer = cookies, AllowAutoRedirect = false }) { BaseAddress = other };
+        using var keys = await client.GetAsync("/settings/keys", ct);
+        Assert.Equal(HttpStatusCode.OK, keys.StatusCode);
+        Assert.Contains(user.Email, await keys.Content.ReadAsStringAsync(ct), StringComparison.OrdinalIgnoreCase);
+
+        // Its forms too: a token issued by this process's instance passes the other's anti-forgery check (one key ring).
+        using var local = Dashboard.DashboardUsers.CookieClient(cluster.Local, cookies);
+        var form = await Dashboard.DashboardUsers.FormTokenAsync(local, "/settings/keys");
+        using var checkedThere = await client.PostAsync("/settings/keys?handler=Check", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["__csrf"] = form, ["secret"] = "sk-tg-v1-not-a-key",
+        }), ct);
+        Assert.Equal(HttpStatusCode.OK, checkedThere.StatusCode);
+
+        // Without the cookie, that instance sends the browser to sign in.
+        using var anonymous = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = other };
+        using var refused = await anonymous.GetAsync("/settings/keys", ct);
+        Assert.Equal(HttpStatusCode.Redirect, refused.StatusCode);
+    }
+
+    [Fact]
     public async Task Migrations_InstancesStartingTogether_ApplyEachScriptOnce()
     {
         await using var cluster = await ClusterFixture.StartAsync(processes: 3);
